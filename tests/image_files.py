@@ -1,0 +1,95 @@
+"""Writers for the image files users actually have, built from known pixels so tests can check them."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+#: A small RGB test picture: left half red, right half blue, 12 x 16 pixels.
+HEIGHT, WIDTH = 12, 16
+
+
+def rgb_pixels() -> np.ndarray:
+    pixels = np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8)
+    pixels[:, : WIDTH // 2] = (220, 20, 20)
+    pixels[:, WIDTH // 2:] = (20, 20, 220)
+    return pixels
+
+
+def write_png16(path: Path, array: np.ndarray) -> Path:
+    """A 16-bit PNG (grayscale HxW or RGB HxWx3), written byte by byte since Pillow cannot write RGB 16-bit."""
+    height, width = array.shape[:2]
+    colour_type = 2 if array.ndim == 3 else 0
+    raw = b"".join(b"\x00" + array[y].astype(">u2").tobytes() for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 16, colour_type, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return path
+
+
+def write_kind(path: Path, kind: str) -> Path:
+    """Write the test picture as ``kind``; ``path`` should carry a fitting ending."""
+    image = Image.fromarray(rgb_pixels())
+    if kind == "jpeg":
+        image.save(path, quality=95)
+    elif kind == "png":
+        image.save(path)
+    elif kind == "rgba":  # top half fully transparent
+        alpha = np.full((HEIGHT, WIDTH), 255, dtype=np.uint8)
+        alpha[: HEIGHT // 2] = 0
+        Image.fromarray(np.dstack([rgb_pixels(), alpha])).save(path)
+    elif kind == "gray":
+        image.convert("L").save(path)
+    elif kind == "palette_gif":
+        image.convert("P", palette=Image.Palette.ADAPTIVE, colors=4).save(path)
+    elif kind == "gray16":
+        write_png16(path, rgb_pixels()[..., 0].astype(np.uint16) * 257)
+    elif kind == "rgb16":
+        write_png16(path, rgb_pixels().astype(np.uint16) * 257)
+    elif kind == "cmyk_jpeg":
+        image.convert("CMYK").save(path, quality=95)
+    elif kind == "bmp":
+        image.save(path, format="BMP")
+    elif kind == "webp":
+        image.save(path, format="WEBP", lossless=True)
+    elif kind == "tiff":
+        image.save(path, format="TIFF")
+    elif kind == "exif_rotated":  # stored sideways, EXIF says "rotate 90 degrees clockwise to view"
+        exif = Image.Exif()
+        exif[0x0112] = 6
+        image.save(path, quality=95, exif=exif.tobytes())
+    else:
+        raise ValueError(kind)
+    return path
+
+
+#: Every readable kind, with a file ending that matches it.
+READABLE = {
+    "jpeg": ".jpg", "png": ".png", "rgba": ".png", "gray": ".png", "palette_gif": ".gif",
+    "gray16": ".png", "rgb16": ".png", "cmyk_jpeg": ".jpg", "bmp": ".bmp", "webp": ".webp",
+    "tiff": ".tiff", "exif_rotated": ".jpg",
+}
+
+
+def write_bad(path: Path, kind: str) -> Path:
+    """Write a broken file: ``empty``, ``text``, ``truncated_jpeg`` or ``truncated_png``."""
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "text":
+        path.write_text("this is not an image\n")
+    elif kind in ("truncated_jpeg", "truncated_png"):
+        full = path.with_name("full-" + path.name)
+        write_kind(full, "jpeg" if kind == "truncated_jpeg" else "png")
+        data = full.read_bytes()
+        full.unlink()
+        path.write_bytes(data[: len(data) // 2])
+    else:
+        raise ValueError(kind)
+    return path

@@ -1,0 +1,151 @@
+"""utils.folders: a realistic user folder (hidden folders, stray files, broken and mixed images)."""
+
+import os
+import warnings
+
+import numpy as np
+import pytest
+from image_files import write_bad, write_kind
+
+from utils.folders import (
+    KERAS_IMAGE_EXTENSIONS,
+    DatasetFolderError,
+    UnreadableImagesWarning,
+    class_folders,
+    image_folder_datasets,
+    scan_image_folder,
+)
+
+GOOD_KINDS = ["jpeg", "png", "rgba", "gray", "palette_gif", "gray16", "cmyk_jpeg", "bmp", "exif_rotated", "rgb16"]
+ENDINGS = {"jpeg": ".jpg", "cmyk_jpeg": ".jpg", "exif_rotated": ".jpg", "palette_gif": ".gif", "bmp": ".bmp"}
+
+
+@pytest.fixture
+def messy_folder(tmp_path):
+    """Three classes of 10 readable images in mixed modes, plus everything users leave lying around."""
+    root = tmp_path / "pets"
+    for name in ("cats", "dogs", "fish"):
+        (root / name).mkdir(parents=True)
+        for i, kind in enumerate(GOOD_KINDS):
+            write_kind(root / name / f"{i:02d}-{kind}{ENDINGS.get(kind, '.png')}", kind)
+    (root / ".ipynb_checkpoints").mkdir()  # hidden folder: not a class
+    write_kind(root / ".ipynb_checkpoints" / "x.png", "png")
+    (root / "README.md").write_text("my pets\n")  # file outside class folders
+    (root / "cats" / "notes.txt").write_text("stray text\n")
+    write_kind(root / "dogs" / "photo.webp", "webp")  # an image Keras does not read
+    write_bad(root / "cats" / "broken.jpg", "truncated_jpeg")
+    write_bad(root / "dogs" / "empty.png", "empty")
+    write_bad(root / "fish" / "fake.jpg", "text")
+    return root
+
+
+def snapshot(root):
+    return sorted((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*"))
+
+
+def test_keras_allow_list_is_mirrored():
+    from keras.src.utils import image_dataset_utils
+
+    assert sorted(KERAS_IMAGE_EXTENSIONS) == sorted(image_dataset_utils.ALLOWLIST_FORMATS)
+
+
+def test_scan_finds_classes_counts_and_every_problem(messy_folder):
+    scan = scan_image_folder(messy_folder)
+    assert scan.class_names == ["cats", "dogs", "fish"]
+    assert scan.counts == {"cats": 10, "dogs": 10, "fish": 10}
+    unreadable = {path.name: reason for path, reason in scan.unreadable}
+    assert set(unreadable) == {"broken.jpg", "empty.png", "fake.jpg"}
+    assert "truncated" in unreadable["broken.jpg"] and "empty" in unreadable["empty.png"]
+    assert "not an image" in unreadable["fake.jpg"]
+    ignored = {path.name: reason for path, reason in scan.ignored}
+    assert set(ignored) == {"README.md", "notes.txt", "photo.webp"}
+    assert "convert it" in ignored["photo.webp"]
+    report = scan.report()
+    assert str(messy_folder / "cats" / "broken.jpg") in report and "cats" in report
+
+
+def test_datasets_skip_unreadable_files_and_name_them(messy_folder):
+    before = snapshot(messy_folder)
+    with pytest.warns(UnreadableImagesWarning) as caught:
+        data = image_folder_datasets(messy_folder, image_size=(24, 24), batch_size=4,
+                                     validation_split=0.25, verbose=False)
+    message = str(caught[0].message)
+    for name in ("broken.jpg", "empty.png", "fake.jpg"):
+        assert name in message
+    assert data.class_names == ["cats", "dogs", "fish"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        counts = np.zeros(3, int)
+        for split in (data.train, data.val):
+            for images, labels in split:  # a whole epoch: no decode error stops it
+                assert images.shape[1:] == (24, 24, 3) and images.dtype.name == "float32"
+                counts += np.bincount(labels.numpy(), minlength=3)
+    assert counts.tolist() == [10, 10, 10]  # every readable image once, no broken one
+    assert snapshot(messy_folder) == before  # nothing changed, moved or deleted
+
+
+def test_validation_split_is_reproducible_and_disjoint(tmp_path):
+    root = tmp_path / "shapes"
+    for name in ("a", "b"):
+        (root / name).mkdir(parents=True)
+        for i in range(10):
+            write_kind(root / name / f"{i}.png", "png")
+
+    def split_files(seed):
+        data = image_folder_datasets(root, image_size=(8, 8), validation_split=0.3, seed=seed, verbose=False)
+        return data.train.file_paths, data.val.file_paths
+
+    train, val = split_files(7)
+    assert len(val) == 6 and len(train) == 14 and not set(train) & set(val)
+    assert split_files(7) == (train, val)
+    assert split_files(8)[1] != val
+
+
+def test_train_val_test_folders_are_used_as_given(tmp_path):
+    for split, count in (("train", 4), ("val", 2), ("test", 3)):
+        for name in ("x", "y"):
+            (tmp_path / split / name).mkdir(parents=True)
+            for i in range(count):
+                write_kind(tmp_path / split / name / f"{i}.png", "png")
+    data = image_folder_datasets(tmp_path, image_size=(8, 8), batch_size=2, verbose=False)
+    assert data.class_names == ["x", "y"]
+    assert len(data.train.file_paths) == 8 and len(data.val.file_paths) == 4 and len(data.test.file_paths) == 6
+    assert sum(int(labels.shape[0]) for _, labels in data.test) == 6
+    assert len(data.train) == 4  # clean folders keep a known number of batches
+
+
+def test_split_folders_must_share_classes(tmp_path):
+    for split, names in (("train", ("x", "y")), ("test", ("x",))):
+        for name in names:
+            (tmp_path / split / name).mkdir(parents=True)
+            write_kind(tmp_path / split / name / "0.png", "png")
+    with pytest.raises(DatasetFolderError, match="missing \\['y'\\]"):
+        image_folder_datasets(tmp_path, verbose=False)
+
+
+def test_bad_paths_give_clear_errors(tmp_path):
+    with pytest.raises(DatasetFolderError, match="does not exist"):
+        scan_image_folder(tmp_path / "nope")
+    (tmp_path / "file.jpg").write_bytes(b"")
+    with pytest.raises(DatasetFolderError, match="is a file, not a folder"):
+        image_folder_datasets(tmp_path / "file.jpg")
+    with pytest.raises(DatasetFolderError, match="has no class folders"):
+        scan_image_folder(tmp_path)
+
+
+def test_class_with_no_readable_images_is_an_error(tmp_path):
+    (tmp_path / "good").mkdir()
+    write_kind(tmp_path / "good" / "0.png", "png")
+    (tmp_path / "bad").mkdir()
+    write_bad(tmp_path / "bad" / "0.png", "empty")
+    with pytest.raises(DatasetFolderError, match="bad hold no readable"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            image_folder_datasets(tmp_path, verbose=False)
+
+
+def test_class_folders_ignores_hidden_and_files(tmp_path):
+    for name in ("b", "a", ".git", ".ipynb_checkpoints"):
+        os.makedirs(tmp_path / name)
+    (tmp_path / "c.txt").write_text("")
+    assert class_folders(tmp_path) == ["a", "b"]

@@ -1,0 +1,51 @@
+"""Shared helpers for the CNN image-classification notebooks.
+
+The notebooks hold the story and the settings; the logic they call lives here:
+
+* :mod:`utils.settings` - quick mode (``QUICK``), seeds and paths;
+* :mod:`utils.cifar10` - CIFAR-10 from the Keras cache or a local copy (``CIFAR10_DIR``);
+* :mod:`utils.folders` - ``tf.data`` pipelines from a folder-per-class data set;
+* :mod:`utils.images` - any image file as the RGB array a model expects;
+* :mod:`utils.environment` - what this machine has (versions, GPU, data sources);
+* :mod:`utils.plots` - small matplotlib helpers (image grids).
+
+TensorFlow is imported only by the functions that need it, so ``import utils``
+stays fast.
+"""
+
+import os as _os
+
+# Keep TensorFlow's C++ start-up chatter (CUDA probing, CPU flags) out of notebook
+# output (set TF_CPP_MIN_LOG_LEVEL=0 to see it); real errors still reach Python as
+# exceptions. This only works before TensorFlow is imported.
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from utils.cifar10 import (  # noqa: E402
+    CIFAR10_ENV,
+    CLASS_NAMES,
+    Cifar10FormatError,
+    Cifar10NotAvailable,
+    load_cifar10,
+)
+from utils.environment import environment_report, print_environment  # noqa: E402
+from utils.folders import FolderScan, image_folder_datasets, scan_image_folder  # noqa: E402
+from utils.images import IMAGE_EXTENSIONS, ImageLoadError, load_image  # noqa: E402
+from utils.plots import image_grid  # noqa: E402
+from utils.settings import (  # noqa: E402
+    DATASET_DIR,
+    QUICK_ENV,
+    REPO_ROOT,
+    SEED,
+    by_mode,
+    models_dir,
+    quick_mode,
+    set_seed,
+)
+
+__all__ = [
+    "CIFAR10_ENV", "CLASS_NAMES", "Cifar10FormatError", "Cifar10NotAvailable", "load_cifar10",
+    "environment_report", "print_environment",
+    "FolderScan", "image_folder_datasets", "scan_image_folder",
+    "IMAGE_EXTENSIONS", "ImageLoadError", "load_image", "image_grid",
+    "DATASET_DIR", "QUICK_ENV", "REPO_ROOT", "SEED", "by_mode", "models_dir", "quick_mode", "set_seed",
+]
