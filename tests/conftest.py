@@ -15,6 +15,7 @@ import pytest
 
 from utils.cifar10 import CIFAR10_ENV, keras_cache_dir
 
+
 def _cifar10_missing() -> str | None:
     """Why CIFAR-10 cannot be loaded without a download, or None when it can."""
     source = os.environ.get(CIFAR10_ENV)

@@ -32,7 +32,8 @@ def write_folder_copy(root, ext=".png"):
             folder = root / "cifar10" / split / name
             folder.mkdir(parents=True)
             for i in range(per_class):
-                Image.fromarray(np.full((32, 32, 3), pixel_value(label, i), dtype=np.uint8)).save(folder / f"{i:04d}{ext}")
+                pixels = np.full((32, 32, 3), pixel_value(label, i), dtype=np.uint8)
+                Image.fromarray(pixels).save(folder / f"{i:04d}{ext}")
     return root
 
 
@@ -153,13 +154,13 @@ def test_missing_path_is_named(tmp_path, monkeypatch):
 
 def test_folder_without_cifar10(tmp_path):
     (tmp_path / "holiday.txt").write_text("hello")
-    with pytest.raises(Cifar10FormatError, match="No CIFAR-10 data found"):
+    with pytest.raises(Cifar10FormatError, match=r"No CIFAR-10 data found"):
         load_cifar10(tmp_path)
 
 
 def test_plain_file_is_not_an_archive(tmp_path):
     (tmp_path / "cifar.zip").write_bytes(b"PK\x03\x04 not really")
-    with pytest.raises(Cifar10FormatError, match="not a .tar.gz"):
+    with pytest.raises(Cifar10FormatError, match=r"not a \.tar\.gz"):
         load_cifar10(tmp_path / "cifar.zip")
 
 
@@ -168,7 +169,7 @@ def test_missing_class_folder_is_named(tmp_path):
     for file in (root / "cifar10" / "test" / "frog").iterdir():
         file.unlink()
     (root / "cifar10" / "test" / "frog").rmdir()
-    with pytest.raises(Cifar10FormatError, match="test/ has no images for class.*frog"):
+    with pytest.raises(Cifar10FormatError, match=r"test/ has no images for class.*frog"):
         load_cifar10(root)
 
 
@@ -192,7 +193,7 @@ def test_damaged_image_is_named(tmp_path):
 def test_wrong_image_size_is_named(tmp_path):
     root = write_folder_copy(tmp_path)
     Image.new("RGB", (64, 48)).save(root / "cifar10" / "test" / "dog" / "0000.png")
-    with pytest.raises(Cifar10FormatError, match="0000.png is 64x48 pixels"):
+    with pytest.raises(Cifar10FormatError, match=r"0000\.png is 64x48 pixels"):
         load_cifar10(root)
 
 

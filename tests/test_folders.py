@@ -138,10 +138,9 @@ def test_class_with_no_readable_images_is_an_error(tmp_path):
     write_kind(tmp_path / "good" / "0.png", "png")
     (tmp_path / "bad").mkdir()
     write_bad(tmp_path / "bad" / "0.png", "empty")
-    with pytest.raises(DatasetFolderError, match="bad hold no readable"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            image_folder_datasets(tmp_path, verbose=False)
+    with pytest.raises(DatasetFolderError, match="bad hold no readable"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        image_folder_datasets(tmp_path, verbose=False)
 
 
 def test_class_folders_ignores_hidden_and_files(tmp_path):

@@ -4,9 +4,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from utils.plots import image_grid  # noqa: E402
+from utils.plots import image_grid
 
 
 def test_image_grid_shows_each_image_with_its_title():

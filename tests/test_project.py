@@ -64,4 +64,5 @@ def test_requirements_lock_pins_everything_in_requirements_in():
     for line in (REPO_ROOT / "requirements.in").read_text().splitlines():
         if line and not line.startswith("#"):
             name, _, version = line.partition("==")
-            assert lock.get(name.lower()) == version, f"{name} is {version} in requirements.in but {lock.get(name.lower())} in the lock"
+            locked = lock.get(name.lower())
+            assert locked == version, f"{name} is {version} in requirements.in but {locked} in the lock"

@@ -20,18 +20,18 @@ import os as _os
 # exceptions. This only works before TensorFlow is imported.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from utils.cifar10 import (  # noqa: E402
+from utils.cifar10 import (
     CIFAR10_ENV,
     CLASS_NAMES,
     Cifar10FormatError,
     Cifar10NotAvailable,
     load_cifar10,
 )
-from utils.environment import environment_report, print_environment  # noqa: E402
-from utils.folders import FolderScan, image_folder_datasets, scan_image_folder  # noqa: E402
-from utils.images import IMAGE_EXTENSIONS, ImageLoadError, load_image  # noqa: E402
-from utils.plots import image_grid  # noqa: E402
-from utils.settings import (  # noqa: E402
+from utils.environment import environment_report, print_environment
+from utils.folders import FolderScan, image_folder_datasets, scan_image_folder
+from utils.images import IMAGE_EXTENSIONS, ImageLoadError, load_image
+from utils.plots import image_grid
+from utils.settings import (
     DATASET_DIR,
     QUICK_ENV,
     REPO_ROOT,
@@ -43,9 +43,26 @@ from utils.settings import (  # noqa: E402
 )
 
 __all__ = [
-    "CIFAR10_ENV", "CLASS_NAMES", "Cifar10FormatError", "Cifar10NotAvailable", "load_cifar10",
-    "environment_report", "print_environment",
-    "FolderScan", "image_folder_datasets", "scan_image_folder",
-    "IMAGE_EXTENSIONS", "ImageLoadError", "load_image", "image_grid",
-    "DATASET_DIR", "QUICK_ENV", "REPO_ROOT", "SEED", "by_mode", "models_dir", "quick_mode", "set_seed",
+    "CIFAR10_ENV",
+    "CLASS_NAMES",
+    "DATASET_DIR",
+    "IMAGE_EXTENSIONS",
+    "QUICK_ENV",
+    "REPO_ROOT",
+    "SEED",
+    "Cifar10FormatError",
+    "Cifar10NotAvailable",
+    "FolderScan",
+    "ImageLoadError",
+    "by_mode",
+    "environment_report",
+    "image_folder_datasets",
+    "image_grid",
+    "load_cifar10",
+    "load_image",
+    "models_dir",
+    "print_environment",
+    "quick_mode",
+    "scan_image_folder",
+    "set_seed",
 ]

@@ -116,7 +116,7 @@ def scan_image_folder(directory, check_images: bool = True) -> FolderScan:
     problems = {}
     if check_images and candidates:
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-            for (_, path), problem in zip(candidates, pool.map(_problem, (p for _, p in candidates))):
+            for (_, path), problem in zip(candidates, pool.map(_problem, (p for _, p in candidates)), strict=True):
                 if problem:
                     problems[path] = problem
     for name, path in candidates:
@@ -180,7 +180,7 @@ def image_folder_datasets(
         scans = {"all": scan_image_folder(root, check_images)}
     main = scans.get("train", scans.get("all"))
     class_names = main.class_names
-    for split, scan in scans.items():
+    for scan in scans.values():
         missing = sorted(set(class_names) - set(scan.class_names))
         extra = sorted(set(scan.class_names) - set(class_names))
         if missing or extra:
@@ -248,5 +248,7 @@ def _existing_folder(directory) -> Path:
             f"Data folder {path} does not exist. Check the path; it should be a folder with one sub-folder per class."
         )
     if not path.is_dir():
-        raise DatasetFolderError(f"{path} is a file, not a folder. Give the folder that holds one sub-folder per class.")
+        raise DatasetFolderError(
+            f"{path} is a file, not a folder. Give the folder that holds one sub-folder per class."
+        )
     return path.resolve()

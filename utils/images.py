@@ -118,7 +118,7 @@ def _to_rgb(image: Image.Image, background) -> Image.Image:
         return Image.fromarray(_scale_to_uint8(np.asarray(image), mode)).convert("RGB")
     if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
-        base = Image.new("RGBA", rgba.size, tuple(background) + (255,))
+        base = Image.new("RGBA", rgba.size, (*tuple(background), 255))
         return Image.alpha_composite(base, rgba).convert("RGB")
     try:
         return image.convert("RGB")
