@@ -44,7 +44,7 @@ def pytest_collection_modifyitems(config, items):
     notebooks = {}
     for item in items:
         needs = ["cifar10"] if item.get_closest_marker("needs_cifar10") else []
-        path = Path(str(item.fspath))
+        path = Path(item.path)
         if path.suffix == ".ipynb":
             if path not in notebooks:
                 notebooks[path] = _notebook_requirements(path)
