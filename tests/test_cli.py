@@ -1,8 +1,12 @@
 """python -m utils: the commands run and fail with one clear line."""
 
+import json
 import os
+import re
 import subprocess
 import sys
+
+import pytest
 
 from utils.settings import REPO_ROOT
 
@@ -31,3 +35,32 @@ def test_cifar10_with_a_missing_copy_fails_with_one_line(tmp_path):
 def test_unknown_command_is_a_usage_error():
     result = run("fly")
     assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+@pytest.mark.needs_cifar10
+def test_train_quick_run_reports_and_saves(tmp_path):
+    path = tmp_path / "cnn.keras"
+    result = run("train", "--recipe", "fast", "--epochs", "2", "--save", str(path), "--verbose", "2",
+                 env={"QUICK": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    last = result.stdout.strip().splitlines()[-1]
+    match = re.fullmatch(r"test_accuracy=(0\.\d{4}) train_seconds=(\d+) params=(\d+)", last)
+    assert match, last
+    assert float(match.group(1)) > 0.2  # 10 classes: chance is 0.1
+    assert "Epoch 2/2" in result.stdout
+    info = json.loads(path.with_suffix(".json").read_text())
+    assert info["class_names"][0] == "airplane" and info["epochs"] == 2 and path.stat().st_size > 0
+
+
+def test_train_refuses_a_bad_save_path():
+    result = run("train", "--save", "model.h5", env={"QUICK": "1"})
+    assert result.returncode == 1 and "must end in .keras" in result.stderr
+
+
+def test_benchmark_prints_a_rate_per_setting():
+    result = run("benchmark", "--recipe", "baseline", "--steps", "3")
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = [line for line in result.stdout.splitlines() if line.startswith("recipe=")]
+    assert len(lines) == 1
+    rate = re.fullmatch(r"recipe=baseline precision=float32 xla=off images_per_second=(\d+)", lines[0])
+    assert rate and int(rate.group(1)) > 0

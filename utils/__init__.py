@@ -7,7 +7,11 @@ The notebooks hold the story and the settings; the logic they call lives here:
 * :mod:`utils.folders` - ``tf.data`` pipelines from a folder-per-class data set;
 * :mod:`utils.images` - any image file as the RGB array a model expects;
 * :mod:`utils.environment` - what this machine has (versions, GPU, data sources);
-* :mod:`utils.plots` - small matplotlib helpers (image grids).
+* :mod:`utils.plots` - the figures the notebooks show (matplotlib and seaborn);
+* :mod:`utils.explore` - data-set statistics, closest pairs, 2-D maps (notebook 01);
+* :mod:`utils.evaluation` - accuracy, confusion matrix, per-class report, mistakes;
+* :mod:`utils.training` - the CNN recipes and the time-budgeted training loop (imported on demand:
+  ``from utils import training``; it loads TensorFlow).
 
 TensorFlow is imported only by the functions that need it, so ``import utils``
 stays fast.
@@ -20,6 +24,7 @@ import os as _os
 # exceptions. This only works before TensorFlow is imported.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from utils import evaluation, explore, plots
 from utils.cifar10 import (
     CIFAR10_ENV,
     CLASS_NAMES,
@@ -56,11 +61,14 @@ __all__ = [
     "ImageLoadError",
     "by_mode",
     "environment_report",
+    "evaluation",
+    "explore",
     "image_folder_datasets",
     "image_grid",
     "load_cifar10",
     "load_image",
     "models_dir",
+    "plots",
     "print_environment",
     "quick_mode",
     "scan_image_folder",

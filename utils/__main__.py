@@ -3,6 +3,8 @@
 Commands:
   info      what this machine has: versions, GPU or CPU, quick mode, data sources
   cifar10   load CIFAR-10 (download, cache or CIFAR10_DIR) and print shapes, counts and load time
+  train     train a CNN recipe on CIFAR-10 within a time budget and report its test accuracy
+  benchmark training images per second of a recipe with each precision and XLA setting
 """
 
 from __future__ import annotations
@@ -34,6 +36,48 @@ def _cifar10(args) -> int:
     return 0
 
 
+def _train(args) -> int:
+    from utils import training
+    from utils.settings import by_mode, quick_mode
+
+    if args.save and not args.save.endswith(".keras"):
+        raise ValueError(f"--save {args.save}: the model file must end in .keras")
+    (x_train, y_train), (x_test, y_test), class_names = utils.load_cifar10()
+    if quick_mode():  # a small stratified slice, so the command finishes in about a minute
+        x_train, y_train = training.stratified_subset(x_train, y_train, 5000)
+        x_test, y_test = training.stratified_subset(x_test, y_test, 1000)
+    epochs = args.epochs
+    if epochs is None and args.minutes is None:
+        epochs = by_mode(full=None, quick=2)  # None: the recipe's own epoch count
+    recipe = training.get_recipe(args.recipe)
+    print(f"recipe {recipe.name}: {recipe.description}")
+    limits = [f"budget {args.minutes:g} min"] if args.minutes else []
+    limits += [f"at most {epochs} epochs"] if epochs else []
+    print(f"training on {len(x_train)} images, testing on {len(x_test)}" + "".join(f", {x}" for x in limits))
+    result = training.train(recipe, x_train, y_train, minutes=args.minutes, epochs=epochs, verbose=args.verbose,
+                            batch_size=by_mode(full=None, quick=128))
+    probabilities = training.predict_proba(result.model, x_test, flip_tta=recipe.flip_tta)
+    test_accuracy = training.accuracy(probabilities, y_test)
+    if args.save:
+        training.save_model(result.model, args.save, class_names, recipe=recipe.name, epochs=result.epochs,
+                            test_accuracy=round(test_accuracy, 4), train_seconds=round(result.train_seconds, 1))
+        print(f"saved {args.save} (+ {training.model_info_path(args.save).name})")
+    print(f"test_accuracy={test_accuracy:.4f} train_seconds={result.train_seconds:.0f} params={result.params}")
+    return 0
+
+
+def _benchmark(args) -> int:
+    from utils import training
+
+    precisions = args.precision or (["float32", "mixed_bfloat16"] if args.recipe == "fast" else ["float32"])
+    for precision in precisions:
+        for jit in ([False, True] if args.xla else [False]):
+            rate = training.measure_throughput(args.recipe, precision=precision, jit_compile=jit, steps=args.steps)
+            print(f"recipe={args.recipe} precision={precision} xla={'on' if jit else 'off'} "
+                  f"images_per_second={rate:.0f}", flush=True)
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m utils", description=__doc__.split("\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -42,6 +86,21 @@ def main(argv=None) -> int:
     cifar = commands.add_parser("cifar10", help="load CIFAR-10 and print shapes, class counts and load time")
     cifar.add_argument("--source", help="a local copy (folder or .tar.gz); default: $CIFAR10_DIR, else download")
     cifar.set_defaults(run=_cifar10)
+    train = commands.add_parser("train", help="train a recipe on CIFAR-10 and print test accuracy and seconds")
+    train.add_argument("--recipe", choices=["baseline", "fast"], default="fast")
+    train.add_argument("--minutes", type=float, help="time budget for training; the schedule is fitted into it")
+    train.add_argument("--epochs", type=int, help="number of epochs (at most this many with --minutes)")
+    train.add_argument("--save", metavar="PATH.keras", help="save the trained model and its class names")
+    train.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1,
+                       help="Keras progress output: 1 progress bar (default), 2 one line per epoch, 0 none")
+    train.set_defaults(run=_train)
+    bench = commands.add_parser("benchmark", help="training images per second for each precision / XLA setting")
+    bench.add_argument("--recipe", choices=["baseline", "fast"], default="fast")
+    bench.add_argument("--precision", action="append", choices=["float32", "mixed_bfloat16", "mixed_float16"],
+                       help="repeat to compare several (default: float32 and mixed_bfloat16)")
+    bench.add_argument("--xla", action="store_true", help="also measure with XLA compilation (jit_compile=True)")
+    bench.add_argument("--steps", type=int, default=20, help="timed training steps (default 20)")
+    bench.set_defaults(run=_benchmark)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

@@ -28,3 +28,122 @@ def image_grid(images, titles=None, columns: int = 10, size: float = 1.4, title:
         figure.suptitle(title)
     figure.tight_layout()
     return figure
+
+
+def _plt():
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def class_counts(labels, class_names, title: str = "Images per class", ax=None):
+    """Bar chart of how many examples each class has (seaborn)."""
+    import seaborn as sns
+
+    counts = np.bincount(np.asarray(labels).reshape(-1), minlength=len(class_names))
+    if ax is None:
+        _, ax = _plt().subplots(figsize=(8, 3))
+    sns.barplot(x=list(class_names), y=counts, ax=ax, color="tab:blue")
+    ax.set(title=title, ylabel="images")
+    ax.tick_params(axis="x", rotation=45)
+    for container in ax.containers:
+        ax.bar_label(container, fontsize=8)
+    return ax
+
+
+def samples_by_class(images, labels, class_names, per_class: int = 8, seed: int = 0):
+    """A grid with one row per class and ``per_class`` random examples in each row."""
+    plt = _plt()
+    labels = np.asarray(labels).reshape(-1)
+    rng = np.random.default_rng(seed)
+    figure, axes = plt.subplots(len(class_names), per_class, figsize=(per_class * 1.0, len(class_names) * 1.05))
+    for row, name in enumerate(class_names):
+        members = np.flatnonzero(labels == row)
+        picks = rng.choice(members, size=min(per_class, len(members)), replace=False)
+        for column in range(per_class):
+            axis = axes[row, column]
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if column < len(picks):
+                axis.imshow(images[picks[column]])
+            if column == 0:
+                axis.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+    figure.subplots_adjust(wspace=0.05, hspace=0.05)
+    return figure
+
+
+def channel_histograms(images, bins: int = 64):
+    """Histograms of the red, green and blue intensities (0-255) of a set of images."""
+    plt = _plt()
+    pixels = np.asarray(images).reshape(-1, 3)
+    figure, ax = plt.subplots(figsize=(8, 3))
+    for channel, colour in enumerate(("red", "green", "blue")):
+        ax.hist(pixels[:, channel], bins=bins, range=(0, 255), color=colour, alpha=0.4, label=colour, density=True)
+    ax.set(title="Pixel intensities per channel", xlabel="intensity (0-255)", ylabel="density")
+    ax.legend()
+    return figure
+
+
+def image_pairs(images_a, images_b, pairs, title_a: str, title_b: str):
+    """Show pairs ``(index in a, index in b, distance)`` as two rows: a on top, b below."""
+    plt = _plt()
+    figure, axes = plt.subplots(2, len(pairs), figsize=(1.5 * len(pairs), 3.4), squeeze=False)
+    for column, (a, b, distance) in enumerate(pairs):
+        for row, (image, name) in enumerate(((images_a[a], title_a), (images_b[b], title_b))):
+            axis = axes[row, column]
+            axis.imshow(image)
+            axis.set_xticks([])
+            axis.set_yticks([])
+            axis.set_title(f"{name}" if row else f"{name}\ndistance {distance:.1f}", fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def embedding_scatter(points, labels, class_names, title: str = "2-D map of images"):
+    """Scatter plot of 2-D points coloured by class (seaborn)."""
+    import seaborn as sns
+
+    plt = _plt()
+    labels = np.asarray(labels).reshape(-1)
+    figure, ax = plt.subplots(figsize=(7, 6))
+    sns.scatterplot(x=points[:, 0], y=points[:, 1], hue=np.asarray(class_names)[labels],
+                    hue_order=list(class_names), palette="tab10", s=12, linewidth=0, ax=ax)
+    ax.set(title=title, xticks=[], yticks=[])
+    ax.legend(loc="center left", bbox_to_anchor=(1, 0.5), fontsize=8)
+    return figure
+
+
+def training_curves(histories: dict, metrics=("loss", "accuracy")):
+    """Train (solid) and validation (dashed) curves per epoch for one or more Keras histories.
+
+    ``histories`` maps a name to ``History.history`` (a dict of lists); each gets its own colour.
+    """
+    plt = _plt()
+    figure, axes = plt.subplots(1, len(metrics), figsize=(6 * len(metrics), 3.6), squeeze=False)
+    for (name, history), colour in zip(histories.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"],
+                                       strict=False):
+        for axis, metric in zip(axes[0], metrics, strict=True):
+            epochs = np.arange(1, len(history[metric]) + 1)
+            axis.plot(epochs, history[metric], color=colour, label=f"{name} train")
+            if f"val_{metric}" in history:
+                axis.plot(epochs, history[f"val_{metric}"], color=colour, linestyle="--", label=f"{name} validation")
+            axis.set(xlabel="epoch", ylabel=metric, title=metric)
+            axis.grid(alpha=0.3)
+    axes[0, -1].legend(fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def confusion_matrix(matrix, class_names, title: str = "Confusion matrix", normalize: bool = False):
+    """Seaborn heat map of a confusion matrix (rows: true class, columns: predicted class)."""
+    import seaborn as sns
+
+    plt = _plt()
+    matrix = np.asarray(matrix)
+    shown = matrix / matrix.sum(axis=1, keepdims=True).clip(min=1) if normalize else matrix
+    figure, ax = plt.subplots(figsize=(8, 6.5))
+    sns.heatmap(shown, annot=True, fmt=".2f" if normalize else "d", cmap="Blues", cbar=False,
+                xticklabels=class_names, yticklabels=class_names, ax=ax, annot_kws={"fontsize": 8})
+    ax.set(title=title, xlabel="predicted class", ylabel="true class")
+    figure.tight_layout()
+    return figure

@@ -1,0 +1,66 @@
+"""utils.evaluation and utils.explore: metrics, mistakes, tables, statistics and close pairs."""
+
+import numpy as np
+import pytest
+
+from utils import evaluation, explore
+
+NAMES = ["a", "b", "c"]
+
+
+def test_evaluate_counts_and_reports():
+    labels = np.array([0, 0, 1, 1, 2, 2]).reshape(-1, 1)
+    probabilities = np.array([
+        [0.9, 0.05, 0.05], [0.2, 0.7, 0.1],   # a right, a -> b (0.7)
+        [0.1, 0.8, 0.1], [0.1, 0.6, 0.3],     # b right twice
+        [0.05, 0.05, 0.9], [0.95, 0.0, 0.05],  # c right, c -> a (0.95)
+    ])
+    result = evaluation.evaluate(probabilities, labels, NAMES)
+    assert result.accuracy == pytest.approx(4 / 6)
+    assert result.confusion.tolist() == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]
+    assert result.per_class["b"]["recall"] == 1.0 and result.per_class["b"]["precision"] == pytest.approx(2 / 3)
+    assert "precision" in result.report and "c" in result.report
+    assert evaluation.most_confident_mistakes(result, labels, count=5).tolist() == [5, 1]
+    titles = evaluation.prediction_titles([5], result, labels, NAMES)
+    assert titles == ["c → a\n(95%)"]
+
+
+def test_format_table_aligns_columns():
+    table = evaluation.format_table([["baseline", 1234, 0.6712], ["recipe", 98765, 0.9]], ["model", "params", "acc"])
+    lines = table.splitlines()
+    assert lines[0].split() == ["model", "params", "acc"]
+    assert lines[2].split() == ["baseline", "1,234", "0.6712"] and lines[3].endswith("0.9000")
+    assert len({len(line) for line in lines}) == 1
+
+
+def test_channel_statistics():
+    images = np.zeros((2, 4, 4, 3), np.uint8)
+    images[..., 0], images[1, ..., 1] = 100, 200
+    stats = explore.channel_statistics(images)
+    assert stats["mean"].tolist() == [100, 100, 0] and stats["std"].tolist() == [0, 100, 0]
+
+
+def test_stratified_sample():
+    labels = np.repeat([0, 1, 2], [5, 10, 2])
+    picks = explore.stratified_sample(labels, 3)
+    assert np.bincount(labels[picks]).tolist() == [3, 3, 2]
+    assert len(set(picks.tolist())) == len(picks)
+
+
+def test_closest_pairs_finds_the_planted_twin():
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (30, 8, 8, 3), dtype=np.uint8)
+    b = rng.integers(0, 256, (20, 8, 8, 3), dtype=np.uint8)
+    b[7] = np.clip(a[12].astype(int) + 1, 0, 255)  # a near-duplicate
+    pairs = explore.closest_pairs(a, b, count=3, components=16)
+    assert pairs[0][:2] == (12, 7)
+    assert [d for *_, d in pairs] == sorted(d for *_, d in pairs)
+
+
+@pytest.mark.parametrize("method", ["pca", "tsne"])
+def test_embed_2d(method):
+    images = np.random.default_rng(1).integers(0, 256, (40, 8, 8, 3), dtype=np.uint8)
+    points = explore.embed_2d(images, method=method)
+    assert points.shape == (40, 2) and np.isfinite(points).all()
+    with pytest.raises(ValueError, match="'tsne' or 'pca'"):
+        explore.embed_2d(images, method="umap")
