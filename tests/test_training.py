@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import time
 
 import keras
 import numpy as np
@@ -127,3 +128,16 @@ def test_stratified_subset_keeps_proportions():
     subset, subset_labels = training.stratified_subset(images, labels, 200)
     assert len(subset) == 200 and np.bincount(subset_labels[:, 0]).tolist() == [20] * 10
     assert training.stratified_subset(images, labels, None)[0] is images
+
+
+def test_budget_plan_grows_early_but_only_shrinks_late():
+    schedule = training.Schedule(training.get_recipe("fast"), steps_per_epoch=10, seconds=100)
+    schedule.started = time.perf_counter() - 49  # about half the budget used: 51 s remain
+    schedule.planned = 10
+    schedule._plan(epochs_done=2, epoch_seconds=5)  # early and faster than planned: 2 + 10 epochs fit
+    assert schedule.planned == 12
+    schedule.planned = 10
+    schedule._plan(epochs_done=6, epoch_seconds=2)  # late: a longer plan would raise the learning rate
+    assert schedule.planned == 10
+    schedule._plan(epochs_done=6, epoch_seconds=25)  # late and slower: shrink to what fits
+    assert schedule.planned == 8

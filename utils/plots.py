@@ -17,7 +17,9 @@ def image_grid(images, titles=None, columns: int = 10, size: float = 1.4, title:
     images = list(images)
     columns = max(1, min(columns, len(images)))
     rows = max(1, math.ceil(len(images) / columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(columns * size, rows * (size + 0.3)), squeeze=False)
+    title_lines = max((str(t).count("\n") + 1 for t in titles), default=0) if titles is not None else 0
+    figure, axes = plt.subplots(rows, columns, figsize=(columns * size, rows * (size + 0.2 + 0.18 * title_lines)),
+                                squeeze=False)
     for index, axis in enumerate(axes.flat):
         axis.axis("off")
         if index < len(images):
