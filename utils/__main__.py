@@ -54,8 +54,9 @@ def _train(args) -> int:
     limits = [f"budget {args.minutes:g} min"] if args.minutes else []
     limits += [f"at most {epochs} epochs"] if epochs else []
     print(f"training on {len(x_train)} images, testing on {len(x_test)}" + "".join(f", {x}" for x in limits))
+    batch_size = min(recipe.batch_size, 128) if quick_mode() else None  # enough steps on a small slice
     result = training.train(recipe, x_train, y_train, minutes=args.minutes, epochs=epochs, verbose=args.verbose,
-                            batch_size=by_mode(full=None, quick=128))
+                            batch_size=batch_size)
     probabilities = training.predict_proba(result.model, x_test, flip_tta=recipe.flip_tta)
     test_accuracy = training.accuracy(probabilities, y_test)
     if args.save:
@@ -70,6 +71,8 @@ def _benchmark(args) -> int:
     from utils import training
 
     precisions = args.precision or (["float32", "mixed_bfloat16"] if args.recipe == "fast" else ["float32"])
+    if args.recipe == "baseline" and set(precisions) != {"float32"}:
+        raise ValueError("the baseline recipe always computes in float32; compare precisions with --recipe fast")
     for precision in precisions:
         for jit in ([False, True] if args.xla else [False]):
             rate = training.measure_throughput(args.recipe, precision=precision, jit_compile=jit, steps=args.steps)
