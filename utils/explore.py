@@ -42,9 +42,8 @@ def closest_pairs(images_a, images_b, count: int = 8, components: int = 64, seed
     """
     from sklearn.neighbors import NearestNeighbors
 
-    pca, flat_a = _features(np.concatenate([images_a, images_b]), components, seed)
-    flat_a = flat_a[: len(images_a)]
-    flat_b = np.asarray(images_b, dtype=np.float32).reshape(len(images_b), -1) / 255.0
+    pca, flat = _features(np.concatenate([images_a, images_b]), components, seed)
+    flat_a, flat_b = flat[: len(images_a)], flat[len(images_a):]
     index = NearestNeighbors(n_neighbors=1).fit(pca.transform(flat_a))
     distances, nearest = index.kneighbors(pca.transform(flat_b))
     order = np.argsort(distances[:, 0])

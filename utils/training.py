@@ -30,6 +30,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from utils.explore import channel_statistics
 from utils.settings import SEED
 
 layers, ops = keras.layers, keras.ops
@@ -112,18 +113,20 @@ def build_baseline_cnn(input_shape=(32, 32, 3), num_classes: int = 10):
     return keras.Model(inputs, outputs, name="baseline_cnn")
 
 
-def patch_whitening_kernel(images, size: int = 2, epsilon: float = 5e-4, samples: int = 10000, seed: int = SEED):
+def patch_whitening_kernel(images, mean=0.0, std=1.0, size: int = 2, epsilon: float = 5e-4, samples: int = 10000,
+                           seed: int = SEED):
     """A frozen first-layer kernel that *whitens* ``size`` x ``size`` pixel patches.
 
     The eigenvectors of the patches' covariance, scaled by one over the square root of their
     eigenvalues, decorrelate neighbouring pixels and colours and give every direction unit
     variance; each filter is used with both signs so that a ReLU after it loses nothing. This
     is a classic trick of fast CIFAR-10 training: the first layer starts out useful instead of
-    random. ``images`` must already be normalised the way the model normalises them.
+    random. ``mean`` and ``std`` (per channel) normalise the sampled images the way the model
+    normalises its input.
     """
     rng = np.random.default_rng(seed)
-    images = np.asarray(images, dtype=np.float64)
-    images = images[rng.permutation(len(images))[:samples]]
+    images = np.asarray(images)[rng.permutation(len(images))[:samples]]
+    images = (images.astype(np.float64) - mean) / std
     height, width, channels = images.shape[1:]
     patches = np.stack([images[:, i:i + height - size + 1, j:j + width - size + 1, :]
                         for i in range(size) for j in range(size)], axis=3)  # (n, h', w', size*size, c)
@@ -143,9 +146,8 @@ def build_fast_cnn(train_images, input_shape=(32, 32, 3), num_classes: int = 10,
     per-channel mean and variance of the normalisation layer and the whitening stem's kernel.
     """
     policy = precision or compute_precision()
-    pixels = np.asarray(train_images, dtype=np.float64)
-    mean, variance = pixels.reshape(-1, input_shape[-1]).mean(axis=0), pixels.reshape(-1, input_shape[-1]).var(axis=0)
-    whitening = patch_whitening_kernel((pixels - mean) / np.sqrt(variance), seed=seed)
+    stats = channel_statistics(train_images)
+    whitening = patch_whitening_kernel(train_images, stats["mean"], stats["std"], seed=seed)
 
     def bn(name):
         return layers.BatchNormalization(momentum=0.9, dtype=policy, name=name)
@@ -153,7 +155,7 @@ def build_fast_cnn(train_images, input_shape=(32, 32, 3), num_classes: int = 10,
     inputs = keras.Input(shape=input_shape, name="image")
     x = layers.RandomFlip("horizontal", seed=seed, name="augment_flip")(inputs)
     x = RandomShift(shift, seed=seed, name="augment_shift")(x)
-    x = layers.Normalization(mean=mean, variance=variance, name="normalize")(x)
+    x = layers.Normalization(mean=stats["mean"], variance=stats["std"] ** 2, name="normalize")(x)
     stem = layers.Conv2D(whitening.shape[-1], 2, use_bias=False, trainable=False, dtype=policy, name="stem_whitening")
     x = stem(x)
     stem.set_weights([whitening])
