@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import pytest
+from image_files import write_messy_folder
 
 from utils.cifar10 import CIFAR10_ENV, keras_cache_dir
 
@@ -27,12 +28,22 @@ def _cifar10_missing() -> str | None:
             f"(README, 'Working offline'); .ci/run does this from ../shared")
 
 
+def _imagenet_weights_missing() -> str | None:
+    """Why the offline backbone's ImageNet weights are not in the Keras cache, or None when they are."""
+    weights = keras_cache_dir() / "models" / "mobilenet_2_5_224_tf_no_top.h5"
+    if weights.exists():
+        return None
+    return (f"{weights} is missing: point KERAS_HOME at a copy of a Keras cache holding the MobileNet(alpha=0.25) "
+            "ImageNet weights (README, 'Working offline'); .ci/run does this from ../shared")
+
+
 #: What a notebook's metadata may require, and how to tell why it is missing (None: present).
-REQUIREMENTS = {"cifar10": _cifar10_missing}
+REQUIREMENTS = {"cifar10": _cifar10_missing, "imagenet_weights": _imagenet_weights_missing}
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "needs_cifar10: needs CIFAR-10 without downloading it")
+    config.addinivalue_line("markers", "needs_imagenet_weights: needs the offline backbone's weights in the cache")
 
 
 def _notebook_requirements(path: Path) -> list[str]:
@@ -43,7 +54,7 @@ def _notebook_requirements(path: Path) -> list[str]:
 def pytest_collection_modifyitems(config, items):
     notebooks = {}
     for item in items:
-        needs = ["cifar10"] if item.get_closest_marker("needs_cifar10") else []
+        needs = [need for need in REQUIREMENTS if item.get_closest_marker(f"needs_{need}")]
         path = Path(item.path)
         if path.suffix == ".ipynb":
             if path not in notebooks:
@@ -55,3 +66,9 @@ def pytest_collection_modifyitems(config, items):
             reason = REQUIREMENTS[need]()
             if reason:
                 item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture
+def messy_folder(tmp_path):
+    """A folder-per-class data set as users have them: mixed image modes, hidden folders, stray and broken files."""
+    return write_messy_folder(tmp_path / "pets")

@@ -94,3 +94,30 @@ def write_bad(path: Path, kind: str) -> Path:
     else:
         raise ValueError(kind)
     return path
+
+
+#: Every image kind users have that must be read (and converted to RGB), with the file ending each needs.
+GOOD_KINDS = ["jpeg", "png", "rgba", "gray", "palette_gif", "gray16", "cmyk_jpeg", "bmp", "exif_rotated", "rgb16"]
+ENDINGS = {"jpeg": ".jpg", "cmyk_jpeg": ".jpg", "exif_rotated": ".jpg", "palette_gif": ".gif", "bmp": ".bmp"}
+
+
+def write_messy_folder(root: Path) -> Path:
+    """Three classes of 10 readable images in mixed modes, plus everything users leave lying around."""
+    for name in ("cats", "dogs", "fish"):
+        (root / name).mkdir(parents=True)
+        for i, kind in enumerate(GOOD_KINDS):
+            write_kind(root / name / f"{i:02d}-{kind}{ENDINGS.get(kind, '.png')}", kind)
+    (root / ".ipynb_checkpoints").mkdir()  # hidden folder: not a class
+    write_kind(root / ".ipynb_checkpoints" / "x.png", "png")
+    (root / "README.md").write_text("my pets\n")  # file outside class folders
+    (root / "cats" / "notes.txt").write_text("stray text\n")
+    write_kind(root / "dogs" / "photo.webp", "webp")  # an image Keras does not read
+    write_bad(root / "cats" / "broken.jpg", "truncated_jpeg")
+    write_bad(root / "dogs" / "empty.png", "empty")
+    write_bad(root / "fish" / "fake.jpg", "text")
+    return root
+
+
+def snapshot(root: Path):
+    """Every file and folder under ``root`` with its size and modification time: to show nothing changed."""
+    return sorted((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*"))

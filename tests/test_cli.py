@@ -64,3 +64,31 @@ def test_benchmark_prints_a_rate_per_setting():
     assert len(lines) == 1
     rate = re.fullmatch(r"recipe=baseline precision=float32 xla=off images_per_second=(\d+)", lines[0])
     assert rate and int(rate.group(1)) > 0
+
+
+def test_check_dataset_lists_problem_files_and_exits_0_when_usable(messy_folder):
+    from image_files import snapshot
+
+    before = snapshot(messy_folder)
+    result = run("check-dataset", str(messy_folder))
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in ("cats", "dogs", "fish"):
+        assert re.search(rf"^  {name} +10$", result.stdout, re.MULTILINE), name
+    assert "usable: yes" in result.stdout
+    for name in ("cats/broken.jpg", "dogs/empty.png", "fish/fake.jpg", "cats/notes.txt", "dogs/photo.webp"):
+        assert str(messy_folder / name) in result.stdout, name
+    assert ".ipynb_checkpoints: hidden folder" in result.stdout
+    assert run("check-dataset", str(messy_folder), "--strict").returncode == 1
+    assert snapshot(messy_folder) == before
+
+
+def test_check_dataset_exits_1_on_problems_and_2_on_a_wrong_path(messy_folder, tmp_path):
+    for path in (messy_folder / "fish").iterdir():
+        if path.name != "fake.jpg":
+            path.rename(tmp_path / f"moved-{path.name}")  # fish keeps only its unreadable file
+    result = run("check-dataset", str(messy_folder))
+    assert result.returncode == 1
+    assert "problem:" in result.stdout and "fish hold no readable" in result.stdout and "usable: no" in result.stdout
+    result = run("check-dataset", str(tmp_path / "nowhere"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().startswith("error:") and "does not exist" in result.stderr

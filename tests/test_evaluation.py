@@ -64,3 +64,10 @@ def test_embed_2d(method):
     assert points.shape == (40, 2) and np.isfinite(points).all()
     with pytest.raises(ValueError, match="'tsne' or 'pca'"):
         explore.embed_2d(images, method="umap")
+
+
+def test_format_table_shows_missing_values_as_a_dash():
+    from utils.evaluation import format_table
+
+    table = format_table([["a", None, 0.5], ["b", 12, 0.25]], ["model", "seconds", "accuracy"])
+    assert table.splitlines()[2].split() == ["a", "-", "0.5000"]

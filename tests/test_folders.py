@@ -5,42 +5,17 @@ import warnings
 
 import numpy as np
 import pytest
-from image_files import write_bad, write_kind
+from image_files import snapshot, write_bad, write_kind
 
 from utils.folders import (
     KERAS_IMAGE_EXTENSIONS,
     DatasetFolderError,
     UnreadableImagesWarning,
+    check_dataset,
     class_folders,
     image_folder_datasets,
     scan_image_folder,
 )
-
-GOOD_KINDS = ["jpeg", "png", "rgba", "gray", "palette_gif", "gray16", "cmyk_jpeg", "bmp", "exif_rotated", "rgb16"]
-ENDINGS = {"jpeg": ".jpg", "cmyk_jpeg": ".jpg", "exif_rotated": ".jpg", "palette_gif": ".gif", "bmp": ".bmp"}
-
-
-@pytest.fixture
-def messy_folder(tmp_path):
-    """Three classes of 10 readable images in mixed modes, plus everything users leave lying around."""
-    root = tmp_path / "pets"
-    for name in ("cats", "dogs", "fish"):
-        (root / name).mkdir(parents=True)
-        for i, kind in enumerate(GOOD_KINDS):
-            write_kind(root / name / f"{i:02d}-{kind}{ENDINGS.get(kind, '.png')}", kind)
-    (root / ".ipynb_checkpoints").mkdir()  # hidden folder: not a class
-    write_kind(root / ".ipynb_checkpoints" / "x.png", "png")
-    (root / "README.md").write_text("my pets\n")  # file outside class folders
-    (root / "cats" / "notes.txt").write_text("stray text\n")
-    write_kind(root / "dogs" / "photo.webp", "webp")  # an image Keras does not read
-    write_bad(root / "cats" / "broken.jpg", "truncated_jpeg")
-    write_bad(root / "dogs" / "empty.png", "empty")
-    write_bad(root / "fish" / "fake.jpg", "text")
-    return root
-
-
-def snapshot(root):
-    return sorted((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*"))
 
 
 def test_keras_allow_list_is_mirrored():
@@ -58,7 +33,7 @@ def test_scan_finds_classes_counts_and_every_problem(messy_folder):
     assert "truncated" in unreadable["broken.jpg"] and "empty" in unreadable["empty.png"]
     assert "not an image" in unreadable["fake.jpg"]
     ignored = {path.name: reason for path, reason in scan.ignored}
-    assert set(ignored) == {"README.md", "notes.txt", "photo.webp"}
+    assert set(ignored) == {".ipynb_checkpoints", "README.md", "notes.txt", "photo.webp"}
     assert "convert it" in ignored["photo.webp"]
     report = scan.report()
     assert str(messy_folder / "cats" / "broken.jpg") in report and "cats" in report
@@ -148,3 +123,54 @@ def test_class_folders_ignores_hidden_and_files(tmp_path):
         os.makedirs(tmp_path / name)
     (tmp_path / "c.txt").write_text("")
     assert class_folders(tmp_path) == ["a", "b"]
+
+
+def make_classes(root, counts):
+    for name, count in counts.items():
+        (root / name).mkdir(parents=True)
+        for i in range(count):
+            write_kind(root / name / f"{i}.png", "png")
+    return root
+
+
+def test_check_reports_a_messy_but_usable_folder_and_changes_nothing(messy_folder):
+    before = snapshot(messy_folder)
+    check = check_dataset(messy_folder)
+    assert check.usable and check.problems == []
+    assert check.class_names == ["cats", "dogs", "fish"]
+    assert {path.name for path, _ in check.unreadable} == {"broken.jpg", "empty.png", "fake.jpg"}
+    report = check.report()
+    for path, reason in check.unreadable + check.scans["all"].ignored:
+        assert f"{path}: {reason}" in report
+    assert "usable: yes (3 unreadable file(s) will be skipped)" in report
+    assert snapshot(messy_folder) == before
+
+
+@pytest.mark.parametrize(("split", "usable"), [(0.2, False), (0.5, True), (0.0, True)])
+def test_check_flags_classes_too_small_for_the_split(tmp_path, split, usable):
+    check = check_dataset(make_classes(tmp_path, {"big": 20, "small": 3}), validation_split=split)
+    assert check.usable is usable
+    if not usable:
+        assert len(check.problems) == 1 and "small (3)" in check.problems[0] and "at least 5" in check.problems[0]
+        assert "usable: no" in check.report()
+        with pytest.raises(DatasetFolderError, match="small \\(3\\)"):
+            image_folder_datasets(tmp_path, validation_split=split, verbose=False)
+
+
+def test_check_needs_two_classes_and_class_folders(tmp_path):
+    assert "at least 2" in check_dataset(make_classes(tmp_path / "one", {"only": 10})).problems[0]
+    (tmp_path / "flat").mkdir()
+    write_kind(tmp_path / "flat" / "a.png", "png")
+    check = check_dataset(tmp_path / "flat")
+    assert not check.usable and "has no class folders" in check.problems[0]
+    with pytest.raises(DatasetFolderError, match="does not exist"):
+        check_dataset(tmp_path / "missing")
+
+
+def test_check_of_split_folders_checks_each_split(tmp_path):
+    make_classes(tmp_path / "train", {"x": 6, "y": 6})
+    make_classes(tmp_path / "test", {"x": 1, "y": 0})
+    check = check_dataset(tmp_path)
+    assert list(check.scans) == ["train", "test"]
+    assert not check.usable and "y hold no readable" in check.problems[0]
+    assert "[train]" in check.report() and "[test]" in check.report()

@@ -17,3 +17,16 @@ def test_image_grid_shows_each_image_with_its_title():
     assert [axis.get_title() for axis in shown] == [f"img {i}" for i in range(7)]
     np.testing.assert_array_equal(shown[3].images[0].get_array(), images[3])
     assert figure._suptitle.get_text() == "samples"
+
+
+def test_training_curves_draw_train_validation_and_marks():
+    from utils.plots import training_curves
+
+    history = {"loss": [2.0, 1.5, 1.2], "val_loss": [2.1, 1.7, 1.5], "accuracy": [0.3, 0.5, 0.6],
+               "val_accuracy": [0.3, 0.45, 0.55]}
+    figure = training_curves({"run": history}, marks={"fine-tuning starts": 2})
+    loss_axis, accuracy_axis = figure.axes
+    assert [line.get_label() for line in accuracy_axis.lines[:2]] == ["run train", "run validation"]
+    np.testing.assert_array_equal(accuracy_axis.lines[1].get_ydata(), history["val_accuracy"])
+    mark = accuracy_axis.lines[2]
+    assert list(mark.get_xdata()) == [2.5, 2.5] and "fine-tuning starts" in [t.get_text() for t in loss_axis.texts]

@@ -11,7 +11,9 @@ The notebooks hold the story and the settings; the logic they call lives here:
 * :mod:`utils.explore` - data-set statistics, closest pairs, 2-D maps (notebook 01);
 * :mod:`utils.evaluation` - accuracy, confusion matrix, per-class report, mistakes;
 * :mod:`utils.training` - the CNN recipes and the time-budgeted training loop (imported on demand:
-  ``from utils import training``; it loads TensorFlow).
+  ``from utils import training``; it loads TensorFlow);
+* :mod:`utils.transfer` - ImageNet backbones and the two stages of transfer learning (notebook 03;
+  imported on demand: ``from utils import transfer``).
 
 TensorFlow is imported only by the functions that need it, so ``import utils``
 stays fast.
@@ -33,7 +35,13 @@ from utils.cifar10 import (
     load_cifar10,
 )
 from utils.environment import environment_report, print_environment
-from utils.folders import FolderScan, image_folder_datasets, scan_image_folder
+from utils.folders import (
+    DatasetFolderError,
+    FolderScan,
+    check_dataset,
+    image_folder_datasets,
+    scan_image_folder,
+)
 from utils.images import IMAGE_EXTENSIONS, ImageLoadError, load_image
 from utils.plots import image_grid
 from utils.settings import (
@@ -57,9 +65,11 @@ __all__ = [
     "SEED",
     "Cifar10FormatError",
     "Cifar10NotAvailable",
+    "DatasetFolderError",
     "FolderScan",
     "ImageLoadError",
     "by_mode",
+    "check_dataset",
     "environment_report",
     "evaluation",
     "explore",

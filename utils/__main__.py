@@ -5,6 +5,7 @@ Commands:
   cifar10   load CIFAR-10 (download, cache or CIFAR10_DIR) and print shapes, counts and load time
   train     train a CNN recipe on CIFAR-10 within a time budget and report its test accuracy
   benchmark training images per second of a recipe with each precision and XLA setting
+  check-dataset  check a folder-per-class data set before training (exit 0 usable, 1 problems, 2 bad path)
 """
 
 from __future__ import annotations
@@ -81,6 +82,21 @@ def _benchmark(args) -> int:
     return 0
 
 
+def _check_dataset(args) -> int:
+    from utils.folders import DatasetFolderError, check_dataset
+
+    try:
+        check = check_dataset(args.directory, validation_split=args.validation_split, min_images=args.min_images)
+    except DatasetFolderError as err:  # the path itself is wrong
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(check.report())
+    if args.strict and check.unreadable:
+        print(f"--strict: {len(check.unreadable)} unreadable file(s) count as a problem")
+        return 1
+    return 0 if check.usable else 1
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m utils", description=__doc__.split("\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -104,6 +120,18 @@ def main(argv=None) -> int:
     bench.add_argument("--xla", action="store_true", help="also measure with XLA compilation (jit_compile=True)")
     bench.add_argument("--steps", type=int, default=20, help="timed training steps (default 20)")
     bench.set_defaults(run=_benchmark)
+    check = commands.add_parser(
+        "check-dataset", help="check a folder-per-class data set: classes, counts, unreadable files, problems",
+        description="Check a folder-per-class data set before training. Only reads the files. Exit status: "
+                    "0 usable (unreadable files are listed and will be skipped), 1 problems that would stop "
+                    "training, 2 the path is not a folder.")
+    check.add_argument("directory", metavar="DIR", help="folder with one sub-folder of images per class "
+                       "(or train/, val/, test/ folders that each hold them)")
+    check.add_argument("--validation-split", type=float, default=0.2,
+                       help="fraction held out for validation when DIR has no val/ folder (default 0.2)")
+    check.add_argument("--min-images", type=int, default=2, help="fewest readable images a class may have")
+    check.add_argument("--strict", action="store_true", help="exit 1 also when some files are unreadable")
+    check.set_defaults(run=_check_dataset)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

@@ -67,6 +67,8 @@ def format_table(rows, headers) -> str:
 
 
 def _cell(value) -> str:
+    if value is None:
+        return "-"
     if isinstance(value, (float, np.floating)):
         return f"{value:.4f}" if abs(value) < 1 else f"{value:,.0f}"
     if isinstance(value, (int, np.integer)):

@@ -16,11 +16,14 @@ The user's files are only read, never changed, moved or deleted.
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from utils.images import IMAGE_EXTENSIONS, ImageLoadError, load_image
 from utils.settings import SEED
@@ -99,6 +102,8 @@ def scan_image_folder(directory, check_images: bool = True) -> FolderScan:
     for entry in sorted(os.scandir(root), key=lambda e: e.name):
         if entry.is_file():
             scan.ignored.append((Path(entry.path), "not inside a class folder"))
+        elif entry.is_dir() and entry.name.startswith("."):
+            scan.ignored.append((Path(entry.path), "hidden folder, not a class"))
     for name in names:
         for dirpath, dirnames, filenames in os.walk(root / name):
             dirnames.sort()
@@ -137,6 +142,126 @@ def _problem(path: Path):
 
 
 @dataclass
+class DatasetCheck:
+    """What :func:`check_dataset` found: the scans of each split and what would stop training.
+
+    ``problems`` would stop training (no class folders, a class without readable images, a
+    class too small for the validation split); ``warnings`` would not (unreadable files are
+    skipped, other files ignored). ``usable`` is True when there are no problems.
+    """
+
+    root: Path
+    scans: dict[str, FolderScan]
+    validation_split: float
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def usable(self) -> bool:
+        return not self.problems
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.scans.get("train", self.scans.get("all")).class_names
+
+    @property
+    def unreadable(self) -> list[tuple[Path, str]]:
+        return [item for scan in self.scans.values() for item in scan.unreadable]
+
+    def report(self) -> str:
+        """Classes with counts, every problem file with its reason, then the verdict."""
+        split = "" if "all" not in self.scans or not self.validation_split else (
+            f" (validation split {self.validation_split:g}, made with a fixed seed)")
+        lines = [f"Checked {self.root}{split}"]
+        for name, scan in self.scans.items():
+            if name != "all":
+                lines.append(f"[{name}]")
+            lines.append(scan.report())
+        lines += [f"warning: {text}" for text in self.warnings]
+        lines += [f"problem: {text}" for text in self.problems]
+        if self.usable:
+            skipped = len(self.unreadable)
+            lines.append("usable: yes" + (f" ({skipped} unreadable file(s) will be skipped)" if skipped else ""))
+        else:
+            lines.append(f"usable: no - fix the {len(self.problems)} problem(s) above, then check again")
+        lines.append("(nothing was changed, moved or deleted)")
+        return "\n".join(lines)
+
+    def raise_if_unusable(self):
+        if self.problems:
+            raise DatasetFolderError(f"{self.root} cannot be used for training:\n"
+                                     + "\n".join(f"  - {text}" for text in self.problems))
+        return self
+
+
+def split_folders(directory) -> dict[str, Path]:
+    """``{"train": path, "val": path, "test": path}`` when ``directory`` is split into such
+    folders (``val`` may be called ``validation``; only ``train`` is required), else ``{}``."""
+    root = _existing_folder(directory)
+    top = class_folders(root)
+    if top and "train" in top and all(name.lower() in _SPLIT_FOLDERS for name in top):
+        found = {_SPLIT_FOLDERS[name.lower()]: root / name for name in top}
+        return {split: found[split] for split in ("train", "val", "test") if split in found}
+    return {}
+
+
+def check_dataset(directory, validation_split: float = 0.2, check_images: bool = True,
+                  min_images: int = 2) -> DatasetCheck:
+    """Check a folder-per-class data set before training; the user's files are only read.
+
+    Lists the classes (hidden folders such as ``.ipynb_checkpoints`` are not classes) with their
+    readable image counts, every unreadable image and every other file with the reason, and
+    the problems that would stop training. A class is too small when it has fewer than
+    ``min_images`` readable images, or so few that the validation split (about
+    ``validation_split`` of each class) would leave it with no validation image.
+    Raises :class:`DatasetFolderError` only for a path that is not a folder.
+    """
+    if not 0 <= validation_split < 1:
+        raise ValueError(f"validation_split must be at least 0 and below 1, got {validation_split}")
+    root = _existing_folder(directory)
+    splits = split_folders(root)
+    check = DatasetCheck(root=root, scans={}, validation_split=validation_split if not splits else 0.0)
+    try:
+        for split, path in (splits or {"all": root}).items():
+            check.scans[split] = scan_image_folder(path, check_images)
+    except DatasetFolderError as err:
+        check.problems.append(str(err))
+        return check
+    main = check.scans.get("train", check.scans.get("all"))
+    if len(main.class_names) < 2:
+        check.problems.append(f"{main.root} has {len(main.class_names)} class folder(s): a classifier needs at "
+                              "least 2, one sub-folder per class.")
+    smallest = min_images
+    if "all" in check.scans and validation_split:
+        smallest = max(min_images, math.ceil(1 / validation_split), math.ceil(1 / (1 - validation_split)))
+    for split, scan in check.scans.items():
+        missing = sorted(set(main.class_names) - set(scan.class_names))
+        extra = sorted(set(scan.class_names) - set(main.class_names))
+        if missing or extra:
+            check.problems.append(f"{scan.root} must have the same class folders as {main.root}: "
+                                  f"missing {missing or 'none'}, unexpected {extra or 'none'}.")
+        empty = [name for name, count in scan.counts.items() if count == 0]
+        if empty:
+            check.problems.append(f"{scan.root}: class folder(s) {', '.join(empty)} hold no readable "
+                                  f"{'/'.join(KERAS_IMAGE_EXTENSIONS)} images. Add images or remove the folder.")
+        needed = smallest if split in ("all", "train") else 1
+        small = {name: count for name, count in scan.counts.items() if 0 < count < needed}
+        if small:
+            listed = ", ".join(f"{name} ({count})" for name, count in small.items())
+            why = (f"with validation_split={validation_split:g} each class needs at least {needed} so that "
+                   "it has images in both splits" if needed > min_images else f"each class needs at least {needed}")
+            check.problems.append(f"{scan.root}: too few images in {listed}: {why}. Add images"
+                                  + (" or change the split." if needed > min_images else "."))
+        counts = [count for count in scan.counts.values() if count]
+        if counts and max(counts) >= 10 * min(counts):
+            check.warnings.append(f"{scan.root}: classes are imbalanced ({min(counts)} to {max(counts)} images); "
+                                  "accuracy alone can mislead, look at the per-class report.")
+        if scan.unreadable:
+            check.warnings.append(f"{scan.root}: {len(scan.unreadable)} unreadable image(s) will be left out.")
+    return check
+
+
+@dataclass
 class FolderDatasets:
     """The pipelines :func:`image_folder_datasets` builds, with what it found."""
 
@@ -144,7 +269,11 @@ class FolderDatasets:
     val: object | None
     test: object | None
     class_names: list[str]
-    scans: dict[str, FolderScan]
+    check: DatasetCheck
+
+    @property
+    def scans(self) -> dict[str, FolderScan]:
+        return self.check.scans
 
 
 def image_folder_datasets(
@@ -164,36 +293,17 @@ def image_folder_datasets(
     ``val/`` or ``validation/`` and ``test/``) those splits are used; otherwise
     ``validation_split`` of the images is held out, chosen with ``seed``.
 
-    Unreadable images are reported by path (an :class:`UnreadableImagesWarning`)
-    and skipped instead of stopping training mid-epoch.
+    The folder is checked first (:func:`check_dataset`): problems that would stop training
+    raise :class:`DatasetFolderError` listing them all; unreadable images are reported by path
+    (an :class:`UnreadableImagesWarning`) and skipped instead of stopping training mid-epoch.
     """
     import keras
     import tensorflow as tf
 
-    root = _existing_folder(directory)
-    top = class_folders(root)
-    splits = {}
-    if top and "train" in top and all(name.lower() in _SPLIT_FOLDERS for name in top):
-        splits = {_SPLIT_FOLDERS[name.lower()]: root / name for name in top}
-    scans = {split: scan_image_folder(path, check_images) for split, path in splits.items()}
-    if not scans:
-        scans = {"all": scan_image_folder(root, check_images)}
-    main = scans.get("train", scans.get("all"))
-    class_names = main.class_names
+    check = check_dataset(directory, validation_split, check_images, min_images=1).raise_if_unusable()
+    root, scans, class_names = check.root, check.scans, check.class_names
+    splits = split_folders(root)
     for scan in scans.values():
-        missing = sorted(set(class_names) - set(scan.class_names))
-        extra = sorted(set(scan.class_names) - set(class_names))
-        if missing or extra:
-            raise DatasetFolderError(
-                f"{scan.root} must have the same class folders as {main.root}: "
-                f"missing {missing or 'none'}, unexpected {extra or 'none'}."
-            )
-        empty = [name for name, count in scan.counts.items() if count == 0]
-        if empty:
-            raise DatasetFolderError(
-                f"{scan.root}: class folder(s) {', '.join(empty)} hold no readable "
-                f"{'/'.join(KERAS_IMAGE_EXTENSIONS)} images. Add images or remove the folder."
-            )
         if scan.unreadable:
             shown = "\n".join(f"  {path}: {reason}" for path, reason in scan.unreadable[:_SHOWN])
             more = len(scan.unreadable) - _SHOWN
@@ -202,7 +312,7 @@ def image_folder_datasets(
                 f"(your files are not changed):\n{shown}" + (f"\n  ... and {more} more" if more > 0 else ""),
                 UnreadableImagesWarning, stacklevel=2,
             )
-    robust = not check_images or any(scan.unreadable for scan in scans.values())
+    robust = not check_images or bool(check.unreadable)
 
     def build(path, subset=None, split=None, shuffle=True):
         return keras.utils.image_dataset_from_directory(
@@ -235,7 +345,7 @@ def image_folder_datasets(
         test = build(splits["test"], shuffle=False) if "test" in splits else None
     return FolderDatasets(
         train=finish(train), val=finish(val), test=finish(test),
-        class_names=list(class_names), scans=scans,
+        class_names=list(class_names), check=check,
     )
 
 
@@ -252,3 +362,23 @@ def _existing_folder(directory) -> Path:
             f"{path} is a file, not a folder. Give the folder that holds one sub-folder per class."
         )
     return path.resolve()
+
+
+def write_example_folder(images, labels, class_names, directory, per_class: int, classes=None) -> Path:
+    """Write ``per_class`` images of each of ``classes`` as PNG files in the folder-per-class layout.
+
+    Gives notebooks a small "own images" data set to demonstrate the check and the pipeline
+    on. Refuses to write into a folder that already holds other files.
+    """
+    from PIL import Image
+
+    directory = Path(directory)
+    labels = np.asarray(labels).reshape(-1)
+    classes = list(classes or class_names)
+    if directory.exists() and any(directory.iterdir()):
+        raise DatasetFolderError(f"{directory} is not empty: give write_example_folder a new folder.")
+    for name in classes:
+        (directory / name).mkdir(parents=True)
+        for number, index in enumerate(np.flatnonzero(labels == class_names.index(name))[:per_class]):
+            Image.fromarray(np.asarray(images[index], dtype=np.uint8)).save(directory / name / f"{number:04d}.png")
+    return directory

@@ -115,10 +115,12 @@ def embedding_scatter(points, labels, class_names, title: str = "2-D map of imag
     return figure
 
 
-def training_curves(histories: dict, metrics=("loss", "accuracy")):
+def training_curves(histories: dict, metrics=("loss", "accuracy"), marks: dict | None = None):
     """Train (solid) and validation (dashed) curves per epoch for one or more Keras histories.
 
     ``histories`` maps a name to ``History.history`` (a dict of lists); each gets its own colour.
+    ``marks`` maps a label to the number of epochs after which it happened, drawn as a dotted
+    vertical line (e.g. ``{"fine-tuning starts": 5}``).
     """
     plt = _plt()
     figure, axes = plt.subplots(1, len(metrics), figsize=(6 * len(metrics), 3.6), squeeze=False)
@@ -129,6 +131,10 @@ def training_curves(histories: dict, metrics=("loss", "accuracy")):
             axis.plot(epochs, history[metric], color=colour, label=f"{name} train")
             if f"val_{metric}" in history:
                 axis.plot(epochs, history[f"val_{metric}"], color=colour, linestyle="--", label=f"{name} validation")
+            for label, after in (marks or {}).items():
+                axis.axvline(after + 0.5, color="grey", linestyle=":")
+                axis.annotate(label, (after + 0.5, 1), xycoords=("data", "axes fraction"), rotation=90,
+                              va="top", ha="right", fontsize=8, color="grey")
             axis.set(xlabel="epoch", ylabel=metric, title=metric)
             axis.grid(alpha=0.3)
     axes[0, -1].legend(fontsize=8)

@@ -342,8 +342,11 @@ class TrainResult:
     params: int
 
 
-def make_dataset(images, labels, num_classes: int, batch_size: int, shuffle: bool, seed: int = SEED):
+def make_dataset(images, labels, num_classes: int, batch_size: int, shuffle: bool, seed: int = SEED,
+                 one_hot: bool = True):
     """A ``tf.data`` pipeline of (uint8 images, one-hot labels) batches with prefetching.
+
+    With ``one_hot=False`` the labels stay integers (for ``sparse_categorical_crossentropy``).
 
     Only the image *indices* are shuffled (a small buffer), and each batch is gathered from the
     in-memory array in one vectorised step. Shuffling the images themselves would refill a
@@ -358,8 +361,12 @@ def make_dataset(images, labels, num_classes: int, batch_size: int, shuffle: boo
     if shuffle:
         ds = ds.shuffle(int(labels.shape[0]), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, drop_remainder=shuffle)
-    ds = ds.map(lambda index: (tf.gather(images, index), tf.one_hot(tf.gather(labels, index), num_classes)),
-                num_parallel_calls=tf.data.AUTOTUNE)
+
+    def gather(index):
+        batch_labels = tf.gather(labels, index)
+        return tf.gather(images, index), tf.one_hot(batch_labels, num_classes) if one_hot else batch_labels
+
+    ds = ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 

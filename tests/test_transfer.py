@@ -1,0 +1,139 @@
+"""utils.transfer: the backbone table, models that take raw RGB, freezing rules, offline weights."""
+
+import keras
+import numpy as np
+import pytest
+
+from utils import training, transfer
+
+
+def bright_and_dark(count=64, size=32, seed=0):
+    """Two easy classes: bright images are class 1, dark ones class 0."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, count)
+    images = np.where(labels[:, None, None, None] == 1, 200, 40) + rng.integers(-30, 30, (count, size, size, 3))
+    return images.clip(0, 255).astype(np.uint8), labels
+
+
+def test_table_names_real_constructors_and_the_offline_backbone():
+    assert transfer.DEFAULT_BACKBONE in transfer.BACKBONES and transfer.OFFLINE_BACKBONE in transfer.BACKBONES
+    assert transfer.BACKBONES["mobilenet_v1_025"].constructor == "MobileNet"
+    assert transfer.BACKBONES["mobilenet_v1_025"].options == {"alpha": 0.25}
+    for key, spec in transfer.BACKBONES.items():
+        assert spec.key == key and callable(getattr(keras.applications, spec.constructor))
+        assert spec.preprocessing in {"built_in", "minus_one_to_one"}
+        assert key in spec.describe()
+    with pytest.raises(ValueError, match="choose one of"):
+        transfer.get_backbone("vgg99")
+
+
+def test_model_takes_raw_rgb_resizes_inside_and_trains_only_the_head():
+    model, base = transfer.build_model("mobilenet_v1_025", 3, input_shape=(32, 32, 3), image_size=64, weights=None)
+    names = [layer.name for layer in model.layers]
+    assert names.index("augment_flip") < names.index("resize") < names.index("preprocess") < names.index(base.name)
+    images = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3)).astype("float32")
+    probabilities = np.asarray(model(images))
+    assert probabilities.shape == (4, 3)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, atol=1e-5)
+    assert not base.trainable
+    assert {w.path.split("/")[0] for w in model.trainable_weights} == {"probabilities"}
+    same_size, _ = transfer.build_model("mobilenet_v1_025", 2, input_shape=(64, 64, 3), image_size=64, weights=None,
+                                        augment=False)
+    assert "resize" not in [layer.name for layer in same_size.layers]
+
+
+def test_unfreeze_top_keeps_batchnorm_frozen():
+    base = transfer.load_backbone("mobilenet_v1_025", weights=None)
+    trainable = transfer.unfreeze_top(base, 0.25)
+    assert trainable and all(base.get_layer(name).trainable for name in trainable)
+    assert all(not layer.trainable for layer in transfer.batchnorm_layers(base))
+    first = base.layers.index(base.get_layer(trainable[0]))
+    assert first >= 0.7 * len(base.layers)
+    assert not any(layer.trainable and layer.weights for layer in base.layers[:first])
+    with pytest.raises(ValueError, match="fraction"):
+        transfer.unfreeze_top(base, 0)
+
+
+@pytest.mark.needs_imagenet_weights
+def test_two_stages_train_and_fine_tuning_leaves_batchnorm_untouched(tmp_path):
+    keras.utils.set_random_seed(0)
+    images, labels = bright_and_dark(96)
+    model, base = transfer.build_model("mobilenet_v1_025", 2, input_shape=(32, 32, 3), image_size=64)
+    data = training.make_dataset(images, labels, 2, batch_size=16, shuffle=True, one_hot=False)
+    head = transfer.fit_stage(model, data, None, epochs=4, learning_rate=1e-2, name="head", verbose=0)
+    assert head.epochs == 4 and head.seconds > 0 and len(head.history["loss"]) == 4
+    frozen_count = len(model.trainable_weights)
+
+    transfer.unfreeze_top(base, 0.3)
+    assert len(model.trainable_weights) > frozen_count
+    bn_before = [w.numpy().copy() for layer in transfer.batchnorm_layers(base) for w in layer.weights]
+    top_conv = next(layer for layer in reversed(base.layers) if layer.trainable and layer.weights)
+    conv_before = top_conv.weights[0].numpy().copy()
+    tuned = transfer.fit_stage(model, data, None, epochs=1, learning_rate=1e-4, name="fine-tune",
+                               initial_epoch=head.epochs, verbose=0)
+    assert tuned.first_epoch == 4 and len(transfer.joined_history(head, tuned)["loss"]) == 5
+    bn_after = [w.numpy() for layer in transfer.batchnorm_layers(base) for w in layer.weights]
+    assert all(np.array_equal(a, b) for a, b in zip(bn_before, bn_after, strict=True))  # gamma, beta and statistics
+    assert not np.array_equal(conv_before, top_conv.weights[0].numpy())  # the unfrozen top did train
+
+    probabilities, seen = transfer.predict_dataset(model, training.make_dataset(images, labels, 2, 32, shuffle=False,
+                                                                                one_hot=False))
+    assert probabilities.shape == (96, 2) and np.array_equal(seen, labels)
+    assert np.mean(probabilities.argmax(axis=1) == labels) > 0.9  # two easy classes
+    path = training.save_model(model, tmp_path / "transfer.keras", ["dark", "bright"], backbone="mobilenet_v1_025")
+    reloaded, names, info = training.load_model(path)
+    np.testing.assert_allclose(reloaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-5)
+    assert names == ["dark", "bright"] and info["backbone"] == "mobilenet_v1_025"
+
+
+def test_missing_weights_give_one_line_naming_the_offline_backbone(monkeypatch, tmp_path):
+    from keras.src.utils import file_utils
+
+    def offline(fname, origin=None, **kwargs):
+        raise Exception(f"URL fetch failure on {origin}: None -- [Errno -2] Name or service not known")
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(file_utils, "get_file", offline)
+    with pytest.raises(transfer.BackboneWeightsUnavailable) as caught:
+        transfer.load_backbone("efficientnetv2b0")
+    message = str(caught.value)
+    assert "\n" not in message and "'efficientnetv2b0'" in message and "BACKBONE = 'mobilenet_v1_025'" in message
+    assert str(tmp_path / "models") in message and "Name or service not known" in message
+    with pytest.raises(transfer.BackboneWeightsUnavailable, match="point KERAS_HOME"):
+        transfer.load_backbone("mobilenet_v1_025")
+
+
+@pytest.mark.needs_imagenet_weights
+def test_offline_weights_load_from_the_keras_cache():
+    base = transfer.load_backbone("mobilenet_v1_025")
+    assert base.count_params() == 218_544
+    random = transfer.load_backbone("mobilenet_v1_025", weights=None)
+    assert not np.array_equal(base.layers[1].weights[0].numpy(), random.layers[1].weights[0].numpy())
+
+
+def test_load_data_from_a_folder_checks_splits_and_skips_unreadable_files(messy_folder):
+    from utils.folders import UnreadableImagesWarning
+
+    with pytest.warns(UnreadableImagesWarning, match="broken.jpg"):
+        data = transfer.load_data(messy_folder, image_size=32, batch_size=8, validation_split=0.25)
+    assert data.class_names == ["cats", "dogs", "fish"] and data.input_shape == (32, 32, 3)
+    # Keras splits the 33 files it lists (25 + 8); the 3 unreadable ones are then left out of their split
+    assert data.counts == {"train": 24, "validation": 6, "test": 0}
+    assert data.test is None and data.evaluation[0] == "validation" and data.check.usable
+    seen = sum(int(labels.shape[0]) for _, labels in data.train) + sum(int(labels.shape[0]) for _, labels in
+                                                                       data.validation)
+    assert seen == 30
+    with pytest.raises(ValueError, match="fraction"):
+        transfer.load_data(messy_folder, validation_split=1.0)
+
+
+@pytest.mark.needs_cifar10
+def test_load_data_cifar10_keeps_small_images_and_takes_stratified_subsets():
+    data = transfer.load_data(None, batch_size=50, validation_split=0.1,
+                              cifar10_sizes={"train": 500, "validation": 100, "test": 200})
+    assert data.source == "CIFAR-10" and data.input_shape == (32, 32, 3) and data.evaluation[0] == "test"
+    assert data.counts == {"train": 500, "validation": 100, "test": 200}
+    labels = np.concatenate([np.asarray(batch) for _, batch in data.test])
+    assert np.bincount(labels).tolist() == [20] * 10
+    images, _ = next(iter(data.train))
+    assert images.shape == (50, 32, 32, 3) and images.dtype.name == "uint8"
