@@ -61,9 +61,11 @@ def _train(args) -> int:
     probabilities = training.predict_proba(result.model, x_test, flip_tta=recipe.flip_tta)
     test_accuracy = training.accuracy(probabilities, y_test)
     if args.save:
-        training.save_model(result.model, args.save, class_names, recipe=recipe.name, epochs=result.epochs,
-                            test_accuracy=round(test_accuracy, 4), train_seconds=round(result.train_seconds, 1))
+        training.save_model(result.model, args.save, class_names, recipe=recipe.name,
+                            epochs=round(result.epochs_done, 2), test_accuracy=round(test_accuracy, 4),
+                            train_seconds=round(result.train_seconds, 1))
         print(f"saved {args.save} (+ {training.model_info_path(args.save).name})")
+    print(f"trained {result.epochs_done:.1f} epochs ({result.steps} steps of {result.recipe.batch_size} images)")
     print(f"test_accuracy={test_accuracy:.4f} train_seconds={result.train_seconds:.0f} params={result.params}")
     return 0
 

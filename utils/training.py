@@ -13,9 +13,9 @@ Two recipes:
 Every model takes raw 0-255 RGB images: scaling, normalisation and augmentation are layers
 inside it, so a saved model works on images from any source.
 
-``train(..., minutes=M)`` fits the whole learning-rate schedule into a time budget: after the
-first epoch it measures how long an epoch takes, plans how many epochs fit, and lets the
-schedule reach its end within the budget instead of cutting it off.
+``train(..., minutes=M)`` fits the whole learning-rate schedule into a time budget: the decay is
+measured in seconds of the budget, so the learning rate reaches its end exactly when the time
+does, however fast or slow each epoch turns out, instead of being cut off.
 """
 
 from __future__ import annotations
@@ -228,9 +228,9 @@ RECIPES = {
     "fast": Recipe(
         name="fast",
         description=("whitening stem + BN CNN (widths 32-128-128), flip + 2-pixel shift augmentation, "
-                     "label smoothing 0.2, SGD Nesterov + weight decay 5e-4, warm-up then linear decay, "
-                     "bfloat16 where supported, test-time flip averaging"),
-        batch_size=512, epochs=12, optimizer="sgd", learning_rate=0.4, schedule="warmup_linear",
+                     "label smoothing 0.2, SGD Nesterov (batch 256, peak LR 0.4) + weight decay 5e-4, "
+                     "warm-up then linear decay, bfloat16 where supported, test-time flip averaging"),
+        batch_size=256, epochs=12, optimizer="sgd", learning_rate=0.4, schedule="warmup_linear",
         warmup_epochs=1.0, weight_decay=5e-4, label_smoothing=0.2, flip_tta=True,
     ),
 }
@@ -246,7 +246,8 @@ def get_recipe(name: str) -> Recipe:
 
 
 class BudgetProgbar(keras.callbacks.ProgbarLogger):
-    """Keras' progress bar, with the epoch count that the time budget plans (``?`` until known)."""
+    """Keras' progress bar, with the epochs the time budget is expected to hold (``?`` until known), and
+    the steps actually done when the budget ends an epoch early."""
 
     planned: int | None = None
 
@@ -257,20 +258,29 @@ class BudgetProgbar(keras.callbacks.ProgbarLogger):
         if self.verbose:
             print(f"Epoch {epoch + 1}/{self.planned or '?'}", flush=True)
 
+    def on_epoch_end(self, epoch, logs=None):
+        if self.progbar is not None and self.target and self.seen < self.target:  # the budget ended the epoch
+            self.progbar.update(self.seen, list((logs or {}).items()), finalize=True)  # show the steps done
+        else:
+            super().on_epoch_end(epoch, logs)
+
 
 class Schedule(keras.callbacks.Callback):
-    """Sets the learning rate every step and, with a time budget, plans how many epochs fit.
+    """Sets the learning rate every step and ends training when its limit is reached.
 
-    Without a budget the plan is ``epochs``. With ``seconds``, the first epoch is timed
-    (the first steps, which include graph tracing, are left out of the rate), the epochs
-    that fit in what remains are planned, and the plan is re-checked after every epoch
-    with the latest epoch's time, so the decay of the learning rate ends inside the budget.
-    In the second half of the plan it may only shrink (a longer plan would raise the
-    learning rate again).
+    Progress through the recipe's schedule is the larger of two fractions: of the time budget
+    ``seconds`` used so far, and of the ``epochs`` x ``steps_per_epoch`` steps done. The learning
+    rate follows the schedule on that progress, so its decay ends exactly when the first limit is
+    reached, and training stops there (within an epoch if need be). Counting a budget in seconds
+    keeps it robust on a machine whose speed changes mid-run: the decay stretches or compresses by
+    itself and no part of the budget is left unused. After every epoch the number of epochs
+    expected to fit is estimated from the latest epoch's time, for the progress display.
     """
 
     def __init__(self, recipe, steps_per_epoch, epochs=None, seconds=None, progbar=None, verbose=1):
         super().__init__()
+        if epochs is None and seconds is None:
+            raise ValueError("give the schedule a number of epochs, a time budget in seconds, or both")
         self.recipe, self.steps_per_epoch = recipe, steps_per_epoch
         self.max_epochs, self.seconds, self.progbar, self.verbose = epochs, seconds, progbar, verbose
         self.planned = epochs if seconds is None else None
@@ -278,14 +288,22 @@ class Schedule(keras.callbacks.Callback):
         self.started = self.warm_time = self.last_batch_time = None
         self.epoch_seconds = []
 
-    def _plan(self, epochs_done, epoch_seconds):
-        remaining = self.seconds - (time.perf_counter() - self.started)
-        fit = epochs_done + int(remaining // epoch_seconds)
+    def progress(self) -> float:
+        """How far through the schedule training is, from 0 to 1."""
+        done = 0.0
+        if self.seconds is not None:
+            done = (time.perf_counter() - self.started) / self.seconds
         if self.max_epochs:
-            fit = min(fit, self.max_epochs)
-        if self.planned and fit > self.planned and epochs_done > self.planned / 2:
-            fit = self.planned  # late in the decay, a faster epoch must not raise the learning rate again
-        self.planned = max(epochs_done, fit, 1)
+            done = max(done, self.step / (self.max_epochs * self.steps_per_epoch))
+        return min(1.0, done)
+
+    def _expect(self, epochs_done, epoch_seconds):
+        """Estimate how many epochs the budget holds, for the progress display."""
+        remaining = self.seconds - (time.perf_counter() - self.started)
+        expected = epochs_done + max(0, math.ceil(remaining / epoch_seconds - 0.05))
+        if self.max_epochs:
+            expected = min(expected, self.max_epochs)
+        self.planned = max(epochs_done, expected, 1)
         if self.progbar is not None:
             self.progbar.planned = self.planned
 
@@ -295,9 +313,7 @@ class Schedule(keras.callbacks.Callback):
             self.progbar.planned = self.planned
 
     def on_train_batch_begin(self, batch, logs=None):
-        planned = self.planned or max(2, math.ceil(self.recipe.warmup_epochs) + 1)
-        progress = min(1.0, self.step / (planned * self.steps_per_epoch))
-        lr = self.recipe.learning_rate_at(progress, self.step / self.steps_per_epoch)
+        lr = self.recipe.learning_rate_at(self.progress(), self.step / self.steps_per_epoch)
         self.model.optimizer.learning_rate = lr
 
     def on_train_batch_end(self, batch, logs=None):
@@ -305,6 +321,8 @@ class Schedule(keras.callbacks.Callback):
         self.last_batch_time = time.perf_counter()
         if batch == min(4, self.steps_per_epoch - 1):
             self.warm_time, self.warm_batch = self.last_batch_time, batch
+        if self.progress() >= 1.0:
+            self.model.stop_training = True  # the schedule has reached its end
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch_started = time.perf_counter()
@@ -314,19 +332,19 @@ class Schedule(keras.callbacks.Callback):
         self.epoch_seconds.append(now - self.epoch_started)
         if logs is not None:
             logs["learning_rate"] = float(self.model.optimizer.learning_rate.numpy())
-        if self.seconds is not None:
-            if epoch == 0:  # estimate a steady epoch from the warm steps, plus validation time
+        if self.seconds is not None and not self.model.stop_training:
+            if epoch == 0 and self.warm_time is not None:  # a steady epoch from the warm steps, plus validation
                 timed_steps = max(1, self.steps_per_epoch - 1 - self.warm_batch)
                 per_step = (self.last_batch_time - self.warm_time) / timed_steps
                 estimate = per_step * self.steps_per_epoch + (now - self.last_batch_time)
             else:
                 estimate = self.epoch_seconds[-1]
             before = self.planned
-            self._plan(epoch + 1, estimate)
+            self._expect(epoch + 1, estimate)
             if self.verbose and self.planned != before:
-                print(f"time budget: {self.planned} epochs of about {estimate:.0f} s fit in "
+                print(f"time budget: about {self.planned} epochs of {estimate:.0f} s fit in "
                       f"{self.seconds / 60:g} min", flush=True)
-        if epoch + 1 >= (self.planned or 0):
+        if self.max_epochs and epoch + 1 >= self.max_epochs:
             self.model.stop_training = True
 
 
@@ -338,8 +356,15 @@ class TrainResult:
     recipe: Recipe
     history: dict
     train_seconds: float
-    epochs: int
+    epochs: int  # epochs started (the last one may end early when the time budget runs out)
     params: int
+    steps: int = 0  # training steps done
+    steps_per_epoch: int = 0
+
+    @property
+    def epochs_done(self) -> float:
+        """Epochs of training done, a last partial epoch counted as a fraction."""
+        return self.steps / self.steps_per_epoch if self.steps_per_epoch else float(self.epochs)
 
 
 def make_dataset(images, labels, num_classes: int, batch_size: int, shuffle: bool, seed: int = SEED,
@@ -375,8 +400,9 @@ def train(recipe, x_train, y_train, validation_data=None, minutes: float | None 
           seed: int = SEED) -> TrainResult:
     """Build and train ``recipe`` (a name or a :class:`Recipe`) on uint8 images and integer labels.
 
-    ``minutes`` is a time budget for the whole fit; ``epochs`` a fixed epoch count (with both,
-    at most ``epochs`` that fit in ``minutes``); with neither, the recipe's own epoch count.
+    ``minutes`` is a time budget for the whole fit (the schedule ends when it is spent, possibly
+    within an epoch); ``epochs`` a fixed epoch count (with both, whichever limit comes first ends
+    the schedule); with neither, the recipe's own epoch count.
     ``batch_size`` overrides the recipe's, scaling its learning rate in proportion (useful for
     small subsets). Keras prints its usual progress bar (``verbose=1``) or a line per epoch (``2``).
     """
@@ -410,7 +436,8 @@ def train(recipe, x_train, y_train, validation_data=None, minutes: float | None 
                         verbose=verbose, shuffle=False)  # the dataset shuffles itself every epoch
     seconds = time.perf_counter() - start
     return TrainResult(model=model, recipe=recipe, history=history.history, train_seconds=seconds,
-                       epochs=len(history.history["loss"]), params=model.count_params())
+                       epochs=len(history.history["loss"]), params=model.count_params(), steps=schedule.step,
+                       steps_per_epoch=steps)
 
 
 def measure_throughput(recipe, precision: str | None = None, jit_compile: bool = False, steps: int = 20,
