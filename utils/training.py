@@ -387,6 +387,7 @@ def make_dataset(images, labels, num_classes: int, batch_size: int, shuffle: boo
         ds = ds.shuffle(int(labels.shape[0]), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, drop_remainder=shuffle)
 
+    @tf.autograph.experimental.do_not_convert  # plain tensor code: nothing for AutoGraph to convert
     def gather(index):
         batch_labels = tf.gather(labels, index)
         return tf.gather(images, index), tf.one_hot(batch_labels, num_classes) if one_hot else batch_labels
