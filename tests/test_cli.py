@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -92,3 +93,41 @@ def test_check_dataset_exits_1_on_problems_and_2_on_a_wrong_path(messy_folder, t
     result = run("check-dataset", str(tmp_path / "nowhere"))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().startswith("error:") and "does not exist" in result.stderr
+
+
+@pytest.mark.needs_imagenet_weights
+def test_predict_reports_top_k_writes_csv_and_names_bad_files(tmp_path):
+    import csv
+
+    from image_files import write_bad, write_kind
+
+    folder = tmp_path / "new"
+    (folder / "sub").mkdir(parents=True)
+    write_kind(folder / "a.png", "rgba")
+    write_kind(folder / "sub" / "b.jpg", "cmyk_jpeg")
+    write_bad(folder / "c.jpg", "truncated_jpeg")
+    (folder / "notes.txt").write_text("not an image\n")
+    result = run("predict", str(folder), "--model", "mobilenet_v1_025", "--top", "3", "--csv", str(tmp_path / "p.csv"))
+    assert result.returncode == 1, result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and str(folder / "c.jpg") in errors[0] and "truncated" in errors[0]
+    assert re.search(r"^  3\. \S+ +0\.\d{4}$", result.stdout, re.MULTILINE) and "  4. " not in result.stdout
+    assert "2 image(s) predicted" in result.stdout and "1 failed" in result.stdout
+    with open(tmp_path / "p.csv", encoding="utf-8") as file:
+        rows = list(csv.DictReader(file))
+    assert [(Path(r["path"]).name, r["rank"]) for r in rows] == [("a.png", "1"), ("a.png", "2"), ("a.png", "3"),
+                                                                  ("b.jpg", "1"), ("b.jpg", "2"), ("b.jpg", "3")]
+    assert all(0 <= float(r["probability"]) <= 1 for r in rows)
+
+
+@pytest.mark.needs_imagenet_weights
+def test_predict_defaults_and_usage_errors(tmp_path):
+    result = run("predict", "--model", "mobilenet_v1_025", "--top", "1")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "grace_hopper.jpg" in result.stdout and "drawn_sunset_rgba.png" in result.stdout
+    missing = run("predict", "--model", str(tmp_path / "none.keras"))
+    assert missing.returncode == 2 and "No model at" in missing.stderr and "Traceback" not in missing.stderr
+    assert run("predict", "--top", "0").returncode == 2
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run("predict", str(empty), "--model", "mobilenet_v1_025").returncode == 2

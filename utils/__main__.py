@@ -6,6 +6,7 @@ Commands:
   train     train a CNN recipe on CIFAR-10 within a time budget and report its test accuracy
   benchmark training images per second of a recipe with each precision and XLA setting
   check-dataset  check a folder-per-class data set before training (exit 0 usable, 1 problems, 2 bad path)
+  predict   top-k classes of image files or folders with an ImageNet model or a saved .keras model
 """
 
 from __future__ import annotations
@@ -15,6 +16,13 @@ import sys
 import time
 
 import utils
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _info(_args) -> int:
@@ -99,6 +107,46 @@ def _check_dataset(args) -> int:
     return 0 if check.usable else 1
 
 
+def _predict(args) -> int:
+    import csv
+
+    from utils import predict
+    from utils.transfer import BackboneWeightsUnavailable
+
+    try:
+        predictor = predict.load_predictor(args.model)
+    except (predict.ModelNotAvailable, BackboneWeightsUnavailable, FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    paths = predict.image_paths(args.paths)
+    if not paths:
+        print(f"error: no image files in {' '.join(args.paths)}", file=sys.stderr)
+        return 2
+    if args.one_by_one:
+        (predictions, failures), seconds = predict.timed(predict.predict_one_by_one, predictor, paths, args.top)
+    else:
+        (predictions, failures), seconds = predict.timed(predict.predict_files, predictor, paths, args.top,
+                                                         args.batch_size)
+    for item in predictions:
+        print(item.path)
+        for rank, (label, probability) in enumerate(zip(item.labels, item.probabilities, strict=True), start=1):
+            print(f"  {rank}. {label:<28} {probability:.4f}")
+    for path, reason in failures:
+        print(f"error: {path}: {reason}", file=sys.stderr)
+    if args.csv:
+        with open(args.csv, "w", newline="", encoding="utf-8") as file:
+            writer = csv.writer(file)
+            writer.writerow(["path", "rank", "label", "probability"])
+            for item in predictions:
+                for rank, (label, probability) in enumerate(zip(item.labels, item.probabilities, strict=True), 1):
+                    writer.writerow([item.path, rank, label, f"{probability:.6f}"])
+        print(f"wrote {args.csv}")
+    how = "one image per model.predict call" if args.one_by_one else f"batches of {args.batch_size}"
+    print(f"{len(predictions)} image(s) predicted with {predictor.name} in {seconds:.1f} s "
+          f"({len(predictions) / seconds:.1f} images/s, {how})" + (f"; {len(failures)} failed" if failures else ""))
+    return 1 if failures else 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m utils", description=__doc__.split("\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -134,6 +182,23 @@ def main(argv=None) -> int:
     check.add_argument("--min-images", type=int, default=2, help="fewest readable images a class may have")
     check.add_argument("--strict", action="store_true", help="exit 1 also when some files are unreadable")
     check.set_defaults(run=_check_dataset)
+    from utils.transfer import DEFAULT_BACKBONE, OFFLINE_BACKBONE
+
+    pred = commands.add_parser(
+        "predict", help="top-k classes of images with an ImageNet model or a saved .keras model",
+        description="Predict the top-k classes of image files. Exit status: 0 all predicted, 1 some files could "
+                    "not be read (each named on stderr; the others are predicted), 2 usage error or missing model.")
+    pred.add_argument("paths", nargs="*", metavar="PATH",
+                      help="image files or folders (searched recursively); default: DATASET/ and the sample photos")
+    pred.add_argument("--model", default=DEFAULT_BACKBONE,
+                      help=f"a backbone key for its ImageNet classifier (default {DEFAULT_BACKBONE}; "
+                           f"{OFFLINE_BACKBONE} works offline) or a .keras model saved by notebook 02 or 03")
+    pred.add_argument("--top", type=_positive, default=5, metavar="K", help="classes shown per image (default 5)")
+    pred.add_argument("--csv", metavar="FILE", help="also write path,rank,label,probability rows to FILE")
+    pred.add_argument("--batch-size", type=_positive, default=32, help="images per model call (default 32)")
+    pred.add_argument("--one-by-one", action="store_true",
+                      help="call model.predict once per image instead, to compare the speed")
+    pred.set_defaults(run=_predict)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

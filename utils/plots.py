@@ -155,3 +155,42 @@ def confusion_matrix(matrix, class_names, title: str = "Confusion matrix", norma
     ax.set(title=title, xlabel="predicted class", ylabel="true class")
     figure.tight_layout()
     return figure
+
+
+def top_k_bars(images, labels, probabilities, titles=None, size: float = 2.4):
+    """Each image beside a horizontal bar chart of its top-k labels and probabilities, one row per image."""
+    plt = _plt()
+    figure, axes = plt.subplots(len(images), 2, figsize=(3.4 * size, size * len(images)), squeeze=False,
+                                gridspec_kw={"width_ratios": [1, 1.8]})
+    for row, (image, names, values) in enumerate(zip(images, labels, probabilities, strict=True)):
+        picture, bars = axes[row]
+        picture.imshow(np.clip(np.asarray(image), 0, 255).astype("uint8"))
+        picture.axis("off")
+        if titles is not None:
+            picture.set_title(str(titles[row]), fontsize=8)
+        positions = np.arange(len(names))[::-1]  # the most probable class on top
+        bars.barh(positions, values, color=["tab:blue"] + ["tab:gray"] * (len(names) - 1))
+        bars.set_yticks(positions, [str(name) for name in names], fontsize=8)
+        bars.set_xlim(0, 1)
+        bars.tick_params(axis="x", labelsize=7)
+        for position, value in zip(positions, values, strict=True):
+            bars.text(min(value, 0.82) + 0.01, position, f"{value:.1%}", va="center", fontsize=7)
+    axes[-1, 1].set_xlabel("probability")
+    figure.tight_layout()
+    return figure
+
+
+def gradcam_grid(images, heatmaps, titles=None, columns: int = 4, size: float = 2.2, alpha: float = 0.45):
+    """Images with their Grad-CAM heat maps laid over them (red: strongest evidence for the class)."""
+    plt = _plt()
+    rows = max(1, math.ceil(len(images) / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(columns * size, rows * (size + 0.3)), squeeze=False)
+    for index, axis in enumerate(axes.flat):
+        axis.axis("off")
+        if index < len(images):
+            axis.imshow(np.clip(np.asarray(images[index]), 0, 255).astype("uint8"))
+            axis.imshow(heatmaps[index], cmap="jet", alpha=alpha, vmin=0, vmax=1)
+            if titles is not None:
+                axis.set_title(str(titles[index]), fontsize=8)
+    figure.tight_layout()
+    return figure

@@ -80,24 +80,28 @@ def get_backbone(key: str) -> Backbone:
     return BACKBONES[key]
 
 
-def load_backbone(key: str, weights: str | None = "imagenet"):
+def load_backbone(key: str, weights: str | None = "imagenet", include_top: bool = False):
     """The backbone without its classifier, global-average pooled, for images of any size.
 
     ``weights="imagenet"`` loads them from the Keras cache or downloads them there;
     ``weights=None`` gives random weights (for tests and for training from scratch).
+    ``include_top=True`` gives the whole ImageNet classifier instead (1,000 softmax outputs),
+    for images of the size its weights were trained on.
     """
     spec = get_backbone(key)
     constructor = getattr(keras.applications, spec.constructor)
+    shape = dict(input_shape=(spec.weights_size, spec.weights_size, 3)) if include_top else dict(
+        input_shape=(None, None, 3), pooling="avg")
     try:
         with warnings.catch_warnings():  # MobileNet notes that it loads its 224-px weights: that is intended
             warnings.filterwarnings("ignore", message=".*Weights for input shape.*")
-            return constructor(include_top=False, weights=weights, input_shape=(None, None, 3), pooling="avg",
-                               **spec.options)
+            return constructor(include_top=include_top, weights=weights, **shape, **spec.options)
     except Exception as err:
         if weights != "imagenet" or not _is_download_failure(err):
             raise
         reason = str(err).split(" -- ")[-1].strip() or type(err).__name__
-        offline = (f"use BACKBONE = {OFFLINE_BACKBONE!r}, whose weights can be used offline "
+        offline = (f"use {OFFLINE_BACKBONE!r} instead (BACKBONE = {OFFLINE_BACKBONE!r} in the notebooks, "
+                   f"--model {OFFLINE_BACKBONE} on the command line), whose weights can be used offline "
                    "(README, 'Working offline')") if key != OFFLINE_BACKBONE else (
                    "copy a Keras cache holding its weights and point KERAS_HOME at it (README, 'Working offline')")
         raise BackboneWeightsUnavailable(
