@@ -182,7 +182,7 @@ def main(argv=None) -> int:
     check.add_argument("--min-images", type=int, default=2, help="fewest readable images a class may have")
     check.add_argument("--strict", action="store_true", help="exit 1 also when some files are unreadable")
     check.set_defaults(run=_check_dataset)
-    from utils.transfer import DEFAULT_BACKBONE, OFFLINE_BACKBONE
+    from utils.settings import DEFAULT_BACKBONE, OFFLINE_BACKBONE  # not utils.transfer: it loads TensorFlow
 
     pred = commands.add_parser(
         "predict", help="top-k classes of images with an ImageNet model or a saved .keras model",

@@ -22,6 +22,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 #: Default new images for prediction (notebook 04 and ``python -m utils predict``).
 DATASET_DIR = REPO_ROOT / "DATASET"
 
+#: Notebook 03's default backbone (a key of ``utils.transfer.BACKBONES``): strong, needs its weights downloaded.
+DEFAULT_BACKBONE = "efficientnetv2b0"
+
+#: The backbone whose ImageNet weights this project can use without internet (README, "Working offline").
+OFFLINE_BACKBONE = "mobilenet_v1_025"
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 

@@ -27,15 +27,10 @@ import keras
 import numpy as np
 
 from utils.cifar10 import keras_cache_dir
-from utils.settings import SEED
+from utils.settings import DEFAULT_BACKBONE, OFFLINE_BACKBONE, SEED  # noqa: F401 (DEFAULT_BACKBONE: re-exported)
 
 layers = keras.layers
 
-#: The backbone whose ImageNet weights this project can use without internet (see README, "Working offline").
-OFFLINE_BACKBONE = "mobilenet_v1_025"
-
-#: The strong default for users with internet.
-DEFAULT_BACKBONE = "efficientnetv2b0"
 
 
 @dataclass(frozen=True)
