@@ -12,6 +12,7 @@ The notebooks hold the story and the settings; the logic they call lives here:
 * :mod:`utils.evaluation` - accuracy, confusion matrix, per-class report, mistakes;
 * :mod:`utils.training` - the CNN recipes and the time-budgeted training loop (imported on demand:
   ``from utils import training``; it loads TensorFlow);
+* :mod:`utils.runner` - ``headline()`` and running the notebooks headless (``python -m utils run-notebooks``);
 * :mod:`utils.transfer` - ImageNet backbones and the two stages of transfer learning (notebook 03;
   imported on demand: ``from utils import transfer``).
 
@@ -44,6 +45,7 @@ from utils.folders import (
 )
 from utils.images import IMAGE_EXTENSIONS, ImageLoadError, load_image
 from utils.plots import image_grid
+from utils.runner import headline
 from utils.settings import (
     DATASET_DIR,
     QUICK_ENV,
@@ -73,6 +75,7 @@ __all__ = [
     "environment_report",
     "evaluation",
     "explore",
+    "headline",
     "image_folder_datasets",
     "image_grid",
     "load_cifar10",

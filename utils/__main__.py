@@ -7,6 +7,7 @@ Commands:
   benchmark training images per second of a recipe with each precision and XLA setting
   check-dataset  check a folder-per-class data set before training (exit 0 usable, 1 problems, 2 bad path)
   predict   top-k classes of image files or folders with an ImageNet model or a saved .keras model
+  run-notebooks  execute the notebooks in order, each in a fresh kernel, and print a summary table
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import utils
 
@@ -147,6 +149,41 @@ def _predict(args) -> int:
     return 1 if failures else 0
 
 
+def _run_notebooks(args) -> int:
+    import os
+
+    from utils import runner
+    from utils.settings import QUICK_ENV, quick_mode
+
+    if args.quick:
+        os.environ[QUICK_ENV] = "1"  # read by utils.settings here and in every kernel started from here
+    try:
+        paths = runner.find_notebooks(args.names)
+        settings = runner.parse_assignments(args.set)
+    except (runner.NotebookNotFound, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"running {len(paths)} notebook(s) in {'quick' if quick_mode() else 'full'} mode; "
+          f"executed copies go to {args.output}")
+    try:
+        runs = runner.run_notebooks(paths, args.output, settings, args.figures, args.cell_timeout)
+    except ValueError as err:  # a --set name no notebook has
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print()
+    print(runner.summary_table(runs))
+    for run in runs:
+        if run.settings:
+            print(f"{run.name}: " + ", ".join(f"{k}={v}" for k, v in run.settings.items()))
+    figures = [path for run in runs for path in run.figures]
+    if figures:
+        print(f"figures: {', '.join(str(p) for p in figures)}")
+    failed = [run for run in runs if not run.ok]
+    for run in failed:
+        print(f"error: {run.name} failed; its executed copy, with the traceback, is {run.output}", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m utils", description=__doc__.split("\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -199,6 +236,27 @@ def main(argv=None) -> int:
     pred.add_argument("--one-by-one", action="store_true",
                       help="call model.predict once per image instead, to compare the speed")
     pred.set_defaults(run=_predict)
+    from utils.runner import DEFAULT_OUTPUT_DIR
+
+    notebooks = commands.add_parser(
+        "run-notebooks", help="execute the notebooks in order in fresh kernels; summary table; exit 1 if any fails",
+        description="Execute the notebooks in order, each in a fresh kernel of this Python, and print a table of "
+                    "notebook, seconds, status and headline metric. The executed copies (with outputs) are written "
+                    "to --output; the notebooks themselves are not changed. Exit status: 0 all ran, 1 some failed, "
+                    "2 usage error.")
+    notebooks.add_argument("names", nargs="*", metavar="NAME",
+                           help="notebooks to run: numbers (02), names or paths; default: all, in order")
+    notebooks.add_argument("--quick", action="store_true", help="quick mode (QUICK=1): small subsets, few epochs")
+    notebooks.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                           help="change a setting of the settings cell, e.g. --set BACKBONE=mobilenet_v1_025 "
+                                "(repeatable; applies to each notebook that has the setting)")
+    notebooks.add_argument("--output", type=Path, default=DEFAULT_OUTPUT_DIR,
+                           help="folder for the executed copies and summary.json (default build/notebooks)")
+    notebooks.add_argument("--figures", type=Path, metavar="DIR",
+                           help="also save the outputs of cells tagged figure:NAME as DIR/NAME.png")
+    notebooks.add_argument("--cell-timeout", type=_positive, metavar="SECONDS",
+                           help="stop a cell that runs longer than this (default: no limit)")
+    notebooks.set_defaults(run=_run_notebooks)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

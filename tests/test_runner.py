@@ -1,0 +1,152 @@
+"""``python -m utils run-notebooks`` and the conventions it relies on (settings cell, headline, figure tags)."""
+
+import base64
+import io
+import json
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from utils import runner
+from utils.__main__ import main
+
+# a 1 x 1 PNG, as a notebook stores an image output
+PNG = base64.b64encode(bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360f8cf000000030101005d1bd5a40000000049454e44ae426082")).decode()
+
+
+def notebook(*cells, settings=None):
+    nb = new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    if settings is not None:
+        cell = new_code_cell(settings)
+        cell.metadata["tags"] = [runner.SETTINGS_TAG]
+        nb.cells.append(cell)
+    nb.cells += [new_code_cell(source) for source in cells]
+    return nb
+
+
+def write(path, nb):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+def test_find_notebooks_by_number_name_or_path_in_order(tmp_path):
+    for name in ["02_train", "01_explore", "10_extra"]:
+        write(tmp_path / f"{name}.ipynb", notebook("1"))
+    assert [p.stem for p in runner.find_notebooks((), tmp_path)] == ["01_explore", "02_train", "10_extra"]
+    chosen = runner.find_notebooks(["02", "01_explore.ipynb", str(tmp_path / "10_extra.ipynb")], tmp_path)
+    assert [p.stem for p in chosen] == ["01_explore", "02_train", "10_extra"]
+    with pytest.raises(runner.NotebookNotFound, match="'03' matches no notebook; choose from: 01_explore, 02_train"):
+        runner.find_notebooks(["03"], tmp_path)
+
+
+def test_the_real_notebooks_are_found_in_order():
+    names = [p.stem for p in runner.find_notebooks()]
+    assert names == sorted(names) and names[0] == "00_setup_check" and len(names) >= 5
+
+
+def test_parse_assignments_takes_literals_and_plain_words():
+    assert runner.parse_assignments(["EPOCHS=3", "BACKBONE=mobilenet_v1_025", "SIZE=None", 'NAME="x y"']) == {
+        "EPOCHS": "3", "BACKBONE": "'mobilenet_v1_025'", "SIZE": "None", "NAME": '"x y"'}
+    with pytest.raises(ValueError, match="write NAME=VALUE"):
+        runner.parse_assignments(["EPOCHS"])
+    with pytest.raises(ValueError, match="write NAME=VALUE"):
+        runner.parse_assignments(["2X=1"])
+
+
+def test_apply_settings_replaces_the_assignment_so_derived_values_follow():
+    nb = notebook("print(PATH)", settings='import os\n\nEPOCHS = 5\nSIZES = {\n    "a": 1,\n}\n'
+                                          'PATH = f"model_{EPOCHS}.keras"  # derived\nOTHER = 1')
+    applied = runner.apply_settings(nb, {"EPOCHS": "2", "SIZES": "None", "MISSING": "1"})
+    assert applied == {"SIZES": "None", "EPOCHS": "2"}
+    source = nb.cells[0].source
+    assert source.splitlines() == ["import os", "", "EPOCHS = 2  # set by run-notebooks",
+                                   "SIZES = None  # set by run-notebooks",
+                                   'PATH = f"model_{EPOCHS}.keras"  # derived', "OTHER = 1"]
+    assert nb.cells[1].source == "print(PATH)", "only the settings cell changes"
+    assert runner.settings_names(nb) == {"EPOCHS", "SIZES", "PATH", "OTHER"}
+    assert runner.apply_settings(notebook("X = 1"), {"X": "2"}) == {}, "no tagged cell: nothing to change"
+
+
+def test_headline_prints_one_line_that_the_runner_finds(capsys):
+    assert runner.headline("test accuracy", 0.85912) == "test accuracy = 0.8591"
+    assert capsys.readouterr().out == "Headline: test accuracy = 0.8591\n"
+    nb = notebook("a", "b")
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="x\nHeadline: first = 1\n")]
+    nb.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="Headline: seconds = 1,234\nend\n")]
+    assert runner.find_headline(nb) == "seconds = 1,234"
+    assert runner.find_headline(notebook("a")) is None
+
+
+def test_save_figures_writes_the_png_outputs_of_tagged_cells(tmp_path):
+    nb = notebook("plot()", "plot()")
+    nb.cells[0].metadata["tags"] = ["figure:curves"]
+    nb.cells[0].outputs = [nbformat.v4.new_output("display_data", data={"image/png": PNG, "text/plain": "fig"}),
+                           nbformat.v4.new_output("display_data", data={"image/png": PNG, "text/plain": "fig"})]
+    nb.cells[1].outputs = [nbformat.v4.new_output("display_data", data={"image/png": PNG, "text/plain": "fig"})]
+    saved = runner.save_figures(nb, tmp_path / "docs")
+    assert [p.name for p in saved] == ["curves.png", "curves-2.png"], "untagged cells are not saved"
+    assert saved[0].read_bytes() == base64.b64decode(PNG)
+
+
+def test_run_notebooks_command_runs_in_order_reports_and_fails_on_a_failing_notebook(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("QUICK", "0")  # --quick sets QUICK=1 in this process; restored after the test
+    good = notebook("import utils\nutils.headline('value', VALUE * 2)",
+                    "from IPython.display import Image, display\n"
+                    f"display(Image(data=__import__('base64').b64decode('{PNG}')))",
+                    "import os\nassert os.environ.get('QUICK') == '1', 'quick mode reaches the kernel'",
+                    settings="VALUE = 1")
+    good.cells[2].metadata["tags"] = ["figure:dot"]
+    bad = notebook("x = 1", "raise ValueError('no data here')\n", "print('never')")
+    folder = tmp_path / "nbs"
+    paths = [write(folder / "01_good.ipynb", good), write(folder / "02_bad.ipynb", bad)]
+    source_before = paths[0].read_text()
+    code = main(["run-notebooks", "--quick", *map(str, paths), "--set", "VALUE=21", "--output", str(tmp_path / "out"),
+                 "--figures", str(tmp_path / "figs")])
+    out, err = capsys.readouterr()
+    assert code == 1
+    lines = out.splitlines()
+    row_good = next(line for line in lines if line.startswith("01_good "))
+    row_bad = next(line for line in lines if line.startswith("02_bad "))
+    assert " ok " in row_good and row_good.rstrip().endswith("value = 42")
+    assert "failed: ValueError: no data here" in row_bad
+    assert "01_good: VALUE=21" in out
+    assert "02_bad failed" in err and str(tmp_path / "out" / "02_bad.ipynb") in err
+    assert paths[0].read_text() == source_before, "the source notebook is never changed"
+    executed = nbformat.read(tmp_path / "out" / "01_good.ipynb", as_version=4)
+    assert executed.cells[0].source.startswith("VALUE = 21")
+    assert (tmp_path / "figs" / "dot.png").read_bytes() == base64.b64decode(PNG)
+    failed_copy = nbformat.read(tmp_path / "out" / "02_bad.ipynb", as_version=4)
+    assert failed_copy.cells[1].outputs[0].output_type == "error", "the failing copy keeps its traceback"
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["mode"] == "quick"
+    assert [(n["name"], n["status"] == "ok", n["headline"]) for n in summary["notebooks"]] == [
+        ("01_good", True, "value = 42"), ("02_bad", False, None)]
+
+
+def test_run_notebooks_usage_errors_exit_2(tmp_path, capsys):
+    path = write(tmp_path / "01_x.ipynb", notebook("1", settings="EPOCHS = 1"))
+    assert main(["run-notebooks", "99_nothing"]) == 2
+    assert "matches no notebook" in capsys.readouterr().err
+    assert main(["run-notebooks", str(path), "--set", "EPOCH=3", "--output", str(tmp_path / "out")]) == 2
+    assert "--set EPOCH: no such setting in the settings cell of 01_x" in capsys.readouterr().err
+    assert main(["run-notebooks", str(path), "--set", "EPOCHS"]) == 2
+    assert not (tmp_path / "out").exists(), "nothing ran"
+
+
+def test_progress_updates_in_place_on_a_terminal_and_prints_lines_in_a_log():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    code = new_code_cell("1")
+    for stream, expected in [(Terminal(), "\r[1/1] nb  cell 1/2"), (io.StringIO(), "  [1/1] nb  cell 1/2")]:
+        progress = runner._Progress("[1/1] nb", 2, stream)
+        progress.cell_done(new_markdown_cell("text"))
+        progress.cell_done(code)
+        progress.finish("ok")
+        assert stream.getvalue().startswith(expected) and "[1/1] nb  ok in" in stream.getvalue()
