@@ -1,12 +1,17 @@
-"""Project hygiene: clean notebooks, README and CI in step, a real lock file."""
+"""Project hygiene: clean, linted notebooks that open and run the same way; README and CI in step; a real lock."""
 
+import ast
 import re
 import subprocess
+import sys
+from pathlib import Path
 
 import nbformat
 import pytest
+from IPython.core.inputtransformer2 import TransformerManager
 
-from utils.settings import REPO_ROOT
+from utils.runner import SETTINGS_TAG
+from utils.settings import GITHUB_REPOSITORY, REPO_ROOT, colab_url
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
@@ -38,9 +43,125 @@ def test_notebook_imports_utils_without_path_hacks(path):
     assert "sys.path" not in code and "PYTHONPATH" not in code
 
 
+def _cells(path):
+    return nbformat.reads(path.read_text(encoding="utf-8"), as_version=4).cells
+
+
+def _python(source: str) -> ast.Module:
+    """A code cell as Python (IPython's `!command` and `%magic` lines turned into calls)."""
+    return ast.parse(TransformerManager().transform_cell(source))
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_readme_lists_every_notebook(path):
-    assert f"(notebooks/{path.name})" in README
+def test_readme_index_lists_every_notebook_with_badge_and_times(path):
+    row = next((line for line in README.splitlines() if f"(notebooks/{path.name})" in line), None)
+    assert row, f"README's notebook table has no row for {path.name}"
+    assert f"({colab_url(path)})" in row, f"README: the Colab badge of {path.name} should link {colab_url(path)}"
+    assert re.search(r"quick mode \d", row) and re.search(r"full mode \d", row), "measured run times in the row"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_opens_with_title_colab_badge_and_measured_times(path):
+    title = _cells(path)[0]
+    assert title.cell_type == "markdown" and title.source.startswith(f"# {path.name[:2]} · ")
+    badge = f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(path)})"
+    assert badge in title.source, f"{path.name}: the first cell needs the Colab badge linking its own path"
+    assert re.search(r"\*\*Time\*\*.*quick mode \d.*full mode \d", title.source, re.S), (
+        f"{path.name}: say how long it takes, quick and full mode, measured")
+    assert "TBD" not in title.source
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_first_code_cell_is_the_setup_that_works_locally_and_in_colab(path):
+    setup = next(cell for cell in _cells(path) if cell.cell_type == "code")
+    assert setup.id == "setup"
+    assert 'if "google.colab" in sys.modules:' in setup.source
+    assert f'GITHUB_REPOSITORY = "{GITHUB_REPOSITORY}"' in setup.source, "the same repository as the badge"
+    assert "git clone" in setup.source and "%pip install" in setup.source and "%cd /content/" in setup.source
+    assert "import utils" in setup.source and "utils.print_environment()" in setup.source
+    _python(setup.source)  # valid once IPython has turned the magics into calls
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_one_settings_cell_holds_every_upper_case_setting(path):
+    cells = _cells(path)
+    settings = [cell for cell in cells if SETTINGS_TAG in cell.metadata.get("tags", [])]
+    assert len(settings) == 1 and settings[0].cell_type == "code" and settings[0].id == "settings", (
+        f"{path.name}: exactly one code cell, id 'settings', tagged {SETTINGS_TAG!r}")
+    for cell in cells:
+        if cell.cell_type != "code" or cell.id in ("settings", "setup"):
+            continue
+        for node in _python(cell.source).body:
+            targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+            names = [t.id for t in targets if isinstance(t, ast.Name)]
+            assert not [n for n in names if n.isupper()], (
+                f"{path.name}, cell {cell.id}: {names} looks like a setting; move it to the settings cell")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_ends_with_try_this_exercises(path):
+    last = _cells(path)[-1]
+    assert last.cell_type == "markdown" and "## Try this" in last.source, f"{path.name} should end with 'Try this'"
+    exercises = last.source.split("## Try this", 1)[1]
+    assert len(re.findall(r"^\* ", exercises, re.M)) >= 2
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_reports_a_headline(path):
+    code = "\n".join(cell.source for cell in _cells(path) if cell.cell_type == "code")
+    assert "utils.headline(" in code, f"{path.name}: report the headline metric with utils.headline()"
+
+
+def test_ruff_finds_nothing_in_utils_tests_and_notebooks():
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "utils", "tests", "notebooks"],
+                            cwd=REPO_ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, f"ruff check utils tests notebooks:\n{result.stdout}{result.stderr}"
+
+
+#: Keras 2 / tf.keras idioms the collection does not use, and what to write instead.
+DEPRECATED = {
+    r"\bImageDataGenerator\b": "keras.utils.image_dataset_from_directory and augmentation layers",
+    r"\btf\.keras\b": "import keras (Keras 3)",
+    r"\bkeras\.preprocessing\.image\b": "keras.utils.load_img / image_dataset_from_directory",
+}
+
+
+def _code_sources():
+    """(name, source) of every Python file in utils/ and tests/ and every notebook code cell."""
+    this = Path(__file__).resolve()
+    for path in sorted([*(REPO_ROOT / "utils").rglob("*.py"), *(REPO_ROOT / "tests").rglob("*.py")]):
+        if path.resolve() != this:  # this file names the deprecated paths in order to find them
+            yield str(path.relative_to(REPO_ROOT)), path.read_text(encoding="utf-8")
+    for path in NOTEBOOKS:
+        for cell in _cells(path):
+            if cell.cell_type == "code":
+                yield f"{path.relative_to(REPO_ROOT)} cell {cell.id}", TransformerManager().transform_cell(cell.source)
+
+
+def test_the_deprecated_keras_paths_are_found_by_this_test():
+    sample = "from tf.keras.preprocessing.image import ImageDataGenerator\nkeras.preprocessing.image.load_img"
+    assert all(re.search(pattern, sample) for pattern in DEPRECATED)
+    assert _layers_with_input_shape("layers.Dense(3, input_shape=(4,))\nbuild(input_shape=(4,))") == ["Dense"]
+
+
+def _layers_with_input_shape(source: str) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and any(k.arg == "input_shape" for k in node.keywords):
+            name = ast.unparse(node.func)
+            if name.startswith("layers.") or ".layers." in name:
+                found.append(name.rsplit(".", 1)[-1])
+    return found
+
+
+def test_no_deprecated_keras_paths():
+    problems = []
+    for name, source in _code_sources():
+        for pattern, instead in DEPRECATED.items():
+            problems += [f"{name}: {match.group()} (use {instead})" for match in re.finditer(pattern, source)]
+        problems += [f"{name}: {layer}(input_shape=...) (start the model with keras.Input(shape=...))"
+                     for layer in _layers_with_input_shape(source)]
+    assert not problems, "\n".join(problems)
 
 
 def test_ci_runs_the_readme_test_command():

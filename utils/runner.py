@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import base64
 import json
+import os
 import re
 import sys
 import time
@@ -303,13 +304,16 @@ def run_notebooks(paths, output_dir: Path = DEFAULT_OUTPUT_DIR, settings: dict[s
 
 def write_summary(runs: list[NotebookRun], path: Path) -> None:
     """The runs as JSON: mode, machine, and per notebook seconds, status, headline and settings changed."""
-    from utils.environment import environment_report
+    import platform
+    from importlib import metadata
 
-    report = environment_report()
     summary = {
         "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "mode": "quick" if quick_mode() else "full",
-        "machine": {key: report[key] for key in ("python", "platform", "tensorflow", "keras", "accelerator")},
+        # without importing TensorFlow here; each executed copy's setup cell shows the GPU, if any
+        "machine": {"python": platform.python_version(), "platform": platform.platform(),
+                    "cpu cores": os.cpu_count(), "tensorflow": metadata.version("tensorflow"),
+                    "keras": metadata.version("keras")},
         "notebooks": [{"name": run.name, "seconds": round(run.seconds, 1), "status": run.status,
                        "headline": run.headline, "settings": run.settings,
                        "figures": [str(p) for p in run.figures]} for run in runs],

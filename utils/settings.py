@@ -28,6 +28,12 @@ DEFAULT_BACKBONE = "efficientnetv2b0"
 #: The backbone whose ImageNet weights this project can use without internet (README, "Working offline").
 OFFLINE_BACKBONE = "mobilenet_v1_025"
 
+#: The project on GitHub (owner/name). Each notebook's "Open in Colab" badge and Colab setup cell name it;
+#: a test checks that they agree with this value and with the notebook's own path. A fork changes it here
+#: and in those two places.
+GITHUB_REPOSITORY = "your-account/cnn-image-classification-notebooks"
+GITHUB_BRANCH = "main"
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 
@@ -72,3 +78,10 @@ def set_seed(seed: int = SEED) -> int:
 
     keras.utils.set_random_seed(seed)
     return seed
+
+
+def colab_url(notebook: str | Path) -> str:
+    """Google Colab's address for a notebook of this repository, e.g. ``colab_url("notebooks/02_x.ipynb")``."""
+    path = Path(notebook)
+    relative = path.resolve().relative_to(REPO_ROOT) if path.is_absolute() else path
+    return f"https://colab.research.google.com/github/{GITHUB_REPOSITORY}/blob/{GITHUB_BRANCH}/{relative.as_posix()}"
