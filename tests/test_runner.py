@@ -3,6 +3,7 @@
 import base64
 import io
 import json
+import os
 
 import nbformat
 import pytest
@@ -98,7 +99,8 @@ def test_run_notebooks_command_runs_in_order_reports_and_fails_on_a_failing_note
     good = notebook("import utils\nutils.headline('value', VALUE * 2)",
                     "from IPython.display import Image, display\n"
                     f"display(Image(data=__import__('base64').b64decode('{PNG}')))",
-                    "import os\nassert os.environ.get('QUICK') == '1', 'quick mode reaches the kernel'",
+                    "import os\nassert os.environ.get('QUICK') == '1', 'quick mode reaches the kernel'\n"
+                    f"open({str(tmp_path / 'pid')!r}, 'w').write(str(os.getpid()))",
                     settings="VALUE = 1")
     good.cells[2].metadata["tags"] = ["figure:dot"]
     bad = notebook("x = 1", "raise ValueError('no data here')\n", "print('never')")
@@ -122,6 +124,8 @@ def test_run_notebooks_command_runs_in_order_reports_and_fails_on_a_failing_note
     assert (tmp_path / "figs" / "dot.png").read_bytes() == base64.b64decode(PNG)
     failed_copy = nbformat.read(tmp_path / "out" / "02_bad.ipynb", as_version=4)
     assert failed_copy.cells[1].outputs[0].output_type == "error", "the failing copy keeps its traceback"
+    with pytest.raises(ProcessLookupError):  # each kernel is shut down once its notebook has run
+        os.kill(int((tmp_path / "pid").read_text()), 0)
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["mode"] == "quick"
     assert [(n["name"], n["status"] == "ok", n["headline"]) for n in summary["notebooks"]] == [

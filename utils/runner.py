@@ -259,7 +259,7 @@ def run_notebook(path: Path, output_dir: Path = DEFAULT_OUTPUT_DIR, settings: di
     # the kernel's own stdout/stderr (TensorFlow's C++ log, not the cells' output) go to a log file
     with open(output.with_suffix(".kernel.log"), "w", encoding="utf-8") as kernel_log:
         try:
-            client.execute(stdout=kernel_log, stderr=kernel_log)
+            client.execute(cleanup_kc=True, stdout=kernel_log, stderr=kernel_log)  # shut the kernel down after
             status = "ok"
         except CellExecutionError as err:
             status = f"failed: {_first_error_line(err)}"
