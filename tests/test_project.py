@@ -91,6 +91,7 @@ def test_one_settings_cell_holds_every_upper_case_setting(path):
     for cell in cells:
         if cell.cell_type != "code" or cell.id in ("settings", "setup"):
             continue
+        assert "by_mode(" not in cell.source, f"{path.name}, cell {cell.id}: a by_mode() knob belongs in the settings"
         for node in _python(cell.source).body:
             targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
             names = [t.id for t in targets if isinstance(t, ast.Name)]
