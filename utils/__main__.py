@@ -170,6 +170,9 @@ def _run_notebooks(args) -> int:
     except ValueError as err:  # a --set name no notebook has
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; the executed copies so far are in {args.output}", file=sys.stderr)
+        return 130
     print()
     print(runner.summary_table(runs))
     for run in runs:
@@ -250,7 +253,7 @@ def main(argv=None) -> int:
     notebooks.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                            help="change a setting of the settings cell, e.g. --set BACKBONE=mobilenet_v1_025 "
                                 "(repeatable; applies to each notebook that has the setting)")
-    notebooks.add_argument("--output", type=Path, default=DEFAULT_OUTPUT_DIR,
+    notebooks.add_argument("--output", type=Path, default=DEFAULT_OUTPUT_DIR, metavar="DIR",
                            help="folder for the executed copies and summary.json (default build/notebooks)")
     notebooks.add_argument("--figures", type=Path, metavar="DIR",
                            help="also save the outputs of cells tagged figure:NAME as DIR/NAME.png")
