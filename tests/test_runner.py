@@ -4,6 +4,10 @@ import base64
 import io
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import nbformat
 import pytest
@@ -154,3 +158,25 @@ def test_progress_updates_in_place_on_a_terminal_and_prints_lines_in_a_log():
         progress.cell_done(code)
         progress.finish("ok")
         assert stream.getvalue().startswith(expected) and "[1/1] nb  ok in" in stream.getvalue()
+
+
+def test_ctrl_c_stops_the_running_cell_kills_its_kernel_and_exits_130(tmp_path):
+    started = tmp_path / "kernel.pid"
+    sleeper = notebook(f"import os, time\nopen({str(started)!r}, 'w').write(str(os.getpid()))\ntime.sleep(120)",
+                       "print('never reached')")
+    path = write(tmp_path / "01_sleep.ipynb", sleeper)
+    command = subprocess.Popen([sys.executable, "-m", "utils", "run-notebooks", str(path), "--output",
+                                str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (started.exists() and started.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert started.exists(), "the notebook's first cell should have started"
+    command.send_signal(signal.SIGINT)
+    out, err = command.communicate(timeout=30)  # long before the 120 s cell would end
+    assert command.returncode == 130
+    assert "interrupted" in out and err.strip().splitlines()[-1].startswith("interrupted;"), "one line, no traceback"
+    assert "Traceback" not in err
+    time.sleep(0.5)
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(started.read_text()), 0)
+    assert (tmp_path / "out" / "01_sleep.ipynb").exists(), "the executed copy so far is kept"

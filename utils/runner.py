@@ -24,6 +24,7 @@ import json
 import os
 import re
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -244,28 +245,48 @@ def run_notebook(path: Path, output_dir: Path = DEFAULT_OUTPUT_DIR, settings: di
     """
     import nbformat
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+    from nbclient.exceptions import CellExecutionError
 
     path = Path(path)
     notebook = nbformat.read(path, as_version=4)
     applied = apply_settings(notebook, settings or {})
     code_cells = sum(cell.cell_type == "code" for cell in notebook.cells)
     progress = _Progress(label or path.stem, code_cells)
-    client = NotebookClient(notebook, km=_kernel_manager(), timeout=cell_timeout,
+    client = NotebookClient(notebook, km=_kernel_manager(), timeout=cell_timeout, shutdown_kernel="immediate",
                             resources={"metadata": {"path": str(path.parent)}}, on_cell_executed=progress.cell_done)
     output = Path(output_dir) / path.name
     output.parent.mkdir(parents=True, exist_ok=True)
+    outcome = {}
+
+    def execute():
+        # the kernel's own stdout/stderr (TensorFlow's C++ log, not the cells' output) go to a log file
+        with open(output.with_suffix(".kernel.log"), "w", encoding="utf-8") as kernel_log:
+            try:
+                client.execute(cleanup_kc=True, stdout=kernel_log, stderr=kernel_log)  # shuts the kernel down after
+                outcome["status"] = "ok"
+            except CellExecutionError as err:
+                outcome["status"] = f"failed: {_first_error_line(err)}"
+            except Exception as err:  # a dead or stuck kernel
+                outcome["status"] = f"failed: {type(err).__name__}: {(str(err).splitlines() or [''])[0]}"
+
+    # The notebook runs in a worker thread so that Ctrl-C reaches this one (nbclient's own handling of it
+    # only acts once the running cell ends): on Ctrl-C the kernel is killed and the command stops.
     start = time.perf_counter()
-    # the kernel's own stdout/stderr (TensorFlow's C++ log, not the cells' output) go to a log file
-    with open(output.with_suffix(".kernel.log"), "w", encoding="utf-8") as kernel_log:
-        try:
-            client.execute(cleanup_kc=True, stdout=kernel_log, stderr=kernel_log)  # shut the kernel down after
-            status = "ok"
-        except CellExecutionError as err:
-            status = f"failed: {_first_error_line(err)}"
-        except (CellTimeoutError, DeadKernelError, RuntimeError) as err:
-            status = f"failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+    worker = threading.Thread(target=execute, name=f"run {path.stem}", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.2)
+    except KeyboardInterrupt:
+        process = getattr(getattr(client.km, "provisioner", None), "process", None)
+        if process is not None:
+            process.kill()
+        worker.join(30)
+        nbformat.write(notebook, output)
+        progress.finish("interrupted")
+        raise
     seconds = time.perf_counter() - start
+    status = outcome.get("status", "failed: the notebook did not finish")
     progress.finish(status)
     nbformat.write(notebook, output)
     figures = save_figures(notebook, figures_dir) if figures_dir is not None and status == "ok" else []
