@@ -78,8 +78,10 @@ def test_apply_settings_replaces_the_assignment_so_derived_values_follow():
 
 
 def test_headline_prints_one_line_that_the_runner_finds(capsys):
-    assert runner.headline("test accuracy", 0.85912) == "test accuracy = 0.8591"
+    assert runner.headline("test accuracy", 0.85912) is None, "no Out[] echo below the printed line"
     assert capsys.readouterr().out == "Headline: test accuracy = 0.8591\n"
+    runner.headline("train seconds", 1234.5)
+    assert capsys.readouterr().out == "Headline: train seconds = 1,234\n"
     nb = notebook("a", "b")
     nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="x\nHeadline: first = 1\n")]
     nb.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="Headline: seconds = 1,234\nend\n")]

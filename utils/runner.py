@@ -41,17 +41,16 @@ FIGURE_TAG_PREFIX = "figure:"
 _HEADLINE = re.compile(r"^Headline: (?P<text>.+)$", re.MULTILINE)
 
 
-def headline(label: str, value) -> str:
+def headline(label: str, value) -> None:
     """Print a notebook's headline metric, e.g. ``headline("test accuracy", 0.859)``.
 
     The line reads ``Headline: test accuracy = 0.8590``; ``python -m utils run-notebooks`` shows it
-    in its summary table. Floats below 1 get four decimals, larger ones none.
+    in its summary table. Floats below 1 get four decimals, larger ones none. Returns nothing, so that
+    as a cell's last line it adds no ``Out[]`` echo.
     """
     if isinstance(value, float):
         value = f"{value:.4f}" if abs(value) < 1 else f"{value:,.0f}"
-    text = f"{label} = {value}"
-    print(f"Headline: {text}")
-    return text
+    print(f"Headline: {label} = {value}")
 
 
 class NotebookNotFound(ValueError):
