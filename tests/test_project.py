@@ -37,8 +37,7 @@ def test_notebook_is_committed_clean_and_canonical(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_imports_utils_without_path_hacks(path):
-    cells = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4).cells
-    code = "\n".join(cell.source for cell in cells if cell.cell_type == "code")
+    code = "\n".join(cell.source for cell in _cells(path) if cell.cell_type == "code")
     assert "import utils" in code
     assert "sys.path" not in code and "PYTHONPATH" not in code
 

@@ -55,7 +55,7 @@ def prediction_titles(indices, evaluation: Evaluation, labels, class_names) -> l
 
 def format_table(rows, headers) -> str:
     """A plain-text table with aligned columns (numbers right-aligned)."""
-    cells = [[str(h) for h in headers]] + [[_cell(value) for value in row] for row in rows]
+    cells = [[str(h) for h in headers]] + [[format_value(value) for value in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     numeric = [all(isinstance(row[i], (int, float, np.number)) for row in rows) for i in range(len(headers))]
 
@@ -66,7 +66,8 @@ def format_table(rows, headers) -> str:
     return "\n".join([line(cells[0]), "  ".join("-" * w for w in widths)] + [line(row) for row in cells[1:]])
 
 
-def _cell(value) -> str:
+def format_value(value) -> str:
+    """How tables and headlines show a value: ``-`` for None, 0.8645 for fractions, 1,234 for counts."""
     if value is None:
         return "-"
     if isinstance(value, (float, np.floating)):

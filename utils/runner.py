@@ -29,6 +29,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from utils.evaluation import format_value
 from utils.settings import REPO_ROOT, quick_mode
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
@@ -45,12 +46,10 @@ def headline(label: str, value) -> None:
     """Print a notebook's headline metric, e.g. ``headline("test accuracy", 0.859)``.
 
     The line reads ``Headline: test accuracy = 0.8590``; ``python -m utils run-notebooks`` shows it
-    in its summary table. Floats below 1 get four decimals, larger ones none. Returns nothing, so that
+    in its summary table; the value is shown as in the notebooks' tables (``format_value``). Returns nothing, so that
     as a cell's last line it adds no ``Out[]`` echo.
     """
-    if isinstance(value, float):
-        value = f"{value:.4f}" if abs(value) < 1 else f"{value:,.0f}"
-    print(f"Headline: {label} = {value}")
+    print(f"Headline: {label} = {format_value(value)}")
 
 
 class NotebookNotFound(ValueError):
