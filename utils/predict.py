@@ -111,7 +111,7 @@ def default_images() -> list[Path]:
     scikit-learn ships two photos (``china.jpg``, ``flower.jpg``) and matplotlib one
     (``grace_hopper.jpg``); they are read where they are installed, never copied.
     """
-    images = [path for path in image_paths([DATASET_DIR])] if DATASET_DIR.is_dir() else []
+    images = image_paths([DATASET_DIR]) if DATASET_DIR.is_dir() else []
     import matplotlib
     import sklearn.datasets
 

@@ -32,7 +32,6 @@ from utils.settings import DEFAULT_BACKBONE, OFFLINE_BACKBONE, SEED  # noqa: F40
 layers = keras.layers
 
 
-
 @dataclass(frozen=True)
 class Backbone:
     """One row of the backbone table."""
