@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from image_files import write_messy_folder
 
-from utils.cifar10 import CIFAR10_ENV, keras_cache_dir
+from utils.cifar10 import CIFAR10_ENV
+from utils.settings import keras_cache_dir
 
 
 def _cifar10_missing() -> str | None:

@@ -102,7 +102,8 @@ ENDINGS = {"jpeg": ".jpg", "cmyk_jpeg": ".jpg", "exif_rotated": ".jpg", "palette
 
 
 def write_messy_folder(root: Path) -> Path:
-    """Three classes of 10 readable images in mixed modes, plus everything users leave lying around."""
+    """Three classes of 10 readable images in mixed modes (11 dogs: one is WebP), plus everything users leave lying
+    around."""
     for name in ("cats", "dogs", "fish"):
         (root / name).mkdir(parents=True)
         for i, kind in enumerate(GOOD_KINDS):
@@ -111,7 +112,9 @@ def write_messy_folder(root: Path) -> Path:
     write_kind(root / ".ipynb_checkpoints" / "x.png", "png")
     (root / "README.md").write_text("my pets\n")  # file outside class folders
     (root / "cats" / "notes.txt").write_text("stray text\n")
-    write_kind(root / "dogs" / "photo.webp", "webp")  # an image Keras does not read
+    write_kind(root / "dogs" / "photo.webp", "webp")  # an image Keras' own folder reader would skip: read here
+    (root / "cats" / ".thumbnails").mkdir()  # a hidden folder inside a class: skipped
+    write_kind(root / "cats" / ".thumbnails" / "x.png", "png")
     write_bad(root / "cats" / "broken.jpg", "truncated_jpeg")
     write_bad(root / "dogs" / "empty.png", "empty")
     write_bad(root / "fish" / "fake.jpg", "text")

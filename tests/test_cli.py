@@ -44,27 +44,42 @@ def test_train_quick_run_reports_and_saves(tmp_path):
     result = run("train", "--recipe", "fast", "--epochs", "2", "--save", str(path), "--verbose", "2",
                  env={"QUICK": "1"})
     assert result.returncode == 0, result.stderr[-2000:]
+    assert "utils/cnn.py, the code of notebook 02" in result.stdout
     last = result.stdout.strip().splitlines()[-1]
     match = re.fullmatch(r"test_accuracy=(0\.\d{4}) train_seconds=(\d+) params=(\d+)", last)
     assert match, last
     assert float(match.group(1)) > 0.2  # 10 classes: chance is 0.1
-    assert "Epoch 2/2" in result.stdout
+    assert "Epoch 2/2" in result.stdout and "trained 2.0 epochs of batches of 128" in result.stdout
     info = json.loads(path.with_suffix(".json").read_text())
-    assert info["class_names"][0] == "airplane" and info["epochs"] == 2 and path.stat().st_size > 0
+    assert info["class_names"][0] == "airplane" and info["test_accuracy"] == float(match.group(1))
+    assert path.stat().st_size > 0
 
 
-def test_train_refuses_a_bad_save_path():
+@pytest.mark.needs_cifar10
+def test_train_on_the_validation_split_never_reports_test_accuracy():
+    result = run("train", "--recipe", "baseline", "--epochs", "1", "--validation", "--verbose", "0",
+                 env={"QUICK": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "evaluating on 1000 validation images" in result.stdout
+    assert re.fullmatch(r"validation_accuracy=0\.\d{4} train_seconds=\d+ params=\d+",
+                        result.stdout.strip().splitlines()[-1])
+    assert "test_accuracy" not in result.stdout
+
+
+def test_train_refuses_a_bad_save_path_and_options_the_baseline_has_not():
     result = run("train", "--save", "model.h5", env={"QUICK": "1"})
     assert result.returncode == 1 and "must end in .keras" in result.stderr
+    result = run("train", "--recipe", "baseline", "--minutes", "1", env={"QUICK": "1"})
+    assert result.returncode == 1 and "fixed number of --epochs" in result.stderr
 
 
 def test_benchmark_prints_a_rate_per_setting():
     result = run("benchmark", "--recipe", "baseline", "--steps", "3")
     assert result.returncode == 0, result.stderr[-2000:]
     lines = [line for line in result.stdout.splitlines() if line.startswith("recipe=")]
-    assert len(lines) == 1
-    rate = re.fullmatch(r"recipe=baseline precision=float32 xla=off images_per_second=(\d+)", lines[0])
-    assert rate and int(rate.group(1)) > 0
+    assert [line.split(" images_per_second=")[0] for line in lines] == [
+        "recipe=baseline precision=float32 xla=off", "recipe=baseline precision=mixed_bfloat16 xla=off"]
+    assert all(int(line.rsplit("=", 1)[1]) > 0 for line in lines)
 
 
 def test_check_dataset_lists_problem_files_and_exits_0_when_usable(messy_folder):
@@ -73,10 +88,10 @@ def test_check_dataset_lists_problem_files_and_exits_0_when_usable(messy_folder)
     before = snapshot(messy_folder)
     result = run("check-dataset", str(messy_folder))
     assert result.returncode == 0, result.stdout + result.stderr
-    for name in ("cats", "dogs", "fish"):
-        assert re.search(rf"^  {name} +10$", result.stdout, re.MULTILINE), name
+    for name, count in (("cats", 10), ("dogs", 11), ("fish", 10)):
+        assert re.search(rf"^  {name} +{count}$", result.stdout, re.MULTILINE), name
     assert "usable: yes" in result.stdout
-    for name in ("cats/broken.jpg", "dogs/empty.png", "fish/fake.jpg", "cats/notes.txt", "dogs/photo.webp"):
+    for name in ("cats/broken.jpg", "dogs/empty.png", "fish/fake.jpg", "cats/notes.txt", "cats/.thumbnails"):
         assert str(messy_folder / name) in result.stdout, name
     assert ".ipynb_checkpoints: hidden folder" in result.stdout
     assert run("check-dataset", str(messy_folder), "--strict").returncode == 1

@@ -1,9 +1,9 @@
-"""utils.evaluation and utils.explore: metrics, mistakes, tables, statistics and close pairs."""
+"""utils.evaluation, utils.report and utils.explore: metrics, mistakes, tables, statistics and close pairs."""
 
 import numpy as np
 import pytest
 
-from utils import evaluation, explore
+from utils import evaluation, explore, report
 
 NAMES = ["a", "b", "c"]
 
@@ -26,7 +26,7 @@ def test_evaluate_counts_and_reports():
 
 
 def test_format_table_aligns_columns():
-    table = evaluation.format_table([["baseline", 1234, 0.6712], ["recipe", 98765, 0.9]], ["model", "params", "acc"])
+    table = report.format_table([["baseline", 1234, 0.6712], ["recipe", 98765, 0.9]], ["model", "params", "acc"])
     lines = table.splitlines()
     assert lines[0].split() == ["model", "params", "acc"]
     assert lines[2].split() == ["baseline", "1,234", "0.6712"] and lines[3].endswith("0.9000")
@@ -38,13 +38,6 @@ def test_channel_statistics():
     images[..., 0], images[1, ..., 1] = 100, 200
     stats = explore.channel_statistics(images)
     assert stats["mean"].tolist() == [100, 100, 0] and stats["std"].tolist() == [0, 100, 0]
-
-
-def test_stratified_sample():
-    labels = np.repeat([0, 1, 2], [5, 10, 2])
-    picks = explore.stratified_sample(labels, 3)
-    assert np.bincount(labels[picks]).tolist() == [3, 3, 2]
-    assert len(set(picks.tolist())) == len(picks)
 
 
 def test_closest_pairs_finds_the_planted_twin():
@@ -67,7 +60,35 @@ def test_embed_2d(method):
 
 
 def test_format_table_shows_missing_values_as_a_dash():
-    from utils.evaluation import format_table
-
-    table = format_table([["a", None, 0.5], ["b", 12, 0.25]], ["model", "seconds", "accuracy"])
+    table = report.format_table([["a", None, 0.5], ["b", 12, 0.25]], ["model", "seconds", "accuracy"])
     assert table.splitlines()[2].split() == ["a", "-", "0.5000"]
+
+
+def test_headline_prints_one_line_without_an_echo(capsys):
+    assert report.headline("test accuracy", 0.85912) is None, "no Out[] echo below the printed line"
+    assert capsys.readouterr().out == "Headline: test accuracy = 0.8591\n"
+    report.headline("train seconds", 1234.5)
+    assert capsys.readouterr().out == "Headline: train seconds = 1,234\n"
+
+
+def test_predict_proba_flip_averages_the_mirror():
+    class Left:  # a "model" whose probability of class 0 is the mean of the left half of the image
+        def predict(self, images, batch_size=None, verbose=0):
+            left = images[:, :, : images.shape[2] // 2].mean(axis=(1, 2, 3)) / 255
+            return np.stack([left, 1 - left], axis=1)
+
+    images = np.zeros((2, 4, 4, 3), np.uint8)
+    images[0, :, :2] = 255  # bright left half
+    plain = evaluation.predict_proba(Left(), images)
+    assert plain[0].tolist() == [1, 0]
+    np.testing.assert_allclose(evaluation.predict_proba(Left(), images, flip_tta=True)[0], [0.5, 0.5])
+
+
+def test_predict_dataset_keeps_the_order_of_the_batches():
+    class Echo:
+        def __call__(self, images, training=False):
+            return np.asarray(images)[:, :1]
+
+    batches = [(np.array([[1.0], [2.0]]), np.array([0, 1])), (np.array([[3.0]]), np.array([2]))]
+    probabilities, labels = evaluation.predict_dataset(Echo(), batches)
+    assert probabilities.ravel().tolist() == [1, 2, 3] and labels.tolist() == [0, 1, 2]

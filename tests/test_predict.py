@@ -85,7 +85,7 @@ def test_gradcam_on_a_flat_cnn_highlights_the_evidence():
 
 
 def test_gradcam_reaches_inside_a_nested_backbone():
-    model, _ = transfer.build_model("mobilenet_v1_025", 3, input_shape=(32, 32, 3), image_size=64, weights=None)
+    model, _ = transfer.build_classifier("mobilenet_v1_025", 3, (32, 32, 3), 64, weights=None)
     heatmaps = gradcam(model, np.random.default_rng(0).integers(0, 256, (2, 32, 32, 3)), class_indices=[0, 2])
     assert heatmaps.shape == (2, 32, 32) and np.isfinite(heatmaps).all() and heatmaps.max() <= 1 + 1e-6
 

@@ -1,10 +1,11 @@
-"""utils.transfer: the backbone table, models that take raw RGB, freezing rules, offline weights."""
+"""utils.backbones and utils.transfer (notebook 03's #@save cells): the backbone table, models that take raw
+RGB, freezing rules, offline weights, and utils.data.load_data for a folder or CIFAR-10."""
 
 import keras
 import numpy as np
 import pytest
 
-from utils import training, transfer
+from utils import backbones, data, evaluation, saving, transfer
 
 
 def bright_and_dark(count=64, size=32, seed=0):
@@ -15,20 +16,30 @@ def bright_and_dark(count=64, size=32, seed=0):
     return images.clip(0, 255).astype(np.uint8), labels
 
 
+def batchnorm_layers(base):
+    return [layer for layer in base.layers if isinstance(layer, keras.layers.BatchNormalization)]
+
+
 def test_table_names_real_constructors_and_the_offline_backbone():
-    assert transfer.DEFAULT_BACKBONE in transfer.BACKBONES and transfer.OFFLINE_BACKBONE in transfer.BACKBONES
-    assert transfer.BACKBONES["mobilenet_v1_025"].constructor == "MobileNet"
-    assert transfer.BACKBONES["mobilenet_v1_025"].options == {"alpha": 0.25}
-    for key, spec in transfer.BACKBONES.items():
+    assert backbones.DEFAULT_BACKBONE in backbones.BACKBONES and backbones.OFFLINE_BACKBONE in backbones.BACKBONES
+    assert backbones.BACKBONES["mobilenet_v1_025"].constructor == "MobileNet"
+    assert backbones.BACKBONES["mobilenet_v1_025"].options == {"alpha": 0.25}
+    for key, spec in backbones.BACKBONES.items():
         assert spec.key == key and callable(getattr(keras.applications, spec.constructor))
         assert spec.preprocessing in {"built_in", "minus_one_to_one"}
         assert key in spec.describe()
     with pytest.raises(ValueError, match="choose one of"):
-        transfer.get_backbone("vgg99")
+        backbones.get_backbone("vgg99")
+
+
+def test_preprocessing_layers_scale_raw_rgb_as_each_backbone_expects():
+    pixels = np.array([[[[0.0, 127.5, 255.0]]]])
+    np.testing.assert_allclose(np.asarray(backbones.preprocessing_layer("mobilenet_v2")(pixels)), [[[[-1, 0, 1]]]])
+    np.testing.assert_allclose(np.asarray(backbones.preprocessing_layer("efficientnetv2b0")(pixels)), pixels)
 
 
 def test_model_takes_raw_rgb_resizes_inside_and_trains_only_the_head():
-    model, base = transfer.build_model("mobilenet_v1_025", 3, input_shape=(32, 32, 3), image_size=64, weights=None)
+    model, base = transfer.build_classifier("mobilenet_v1_025", 3, (32, 32, 3), 64, weights=None)
     names = [layer.name for layer in model.layers]
     assert names.index("augment_flip") < names.index("resize") < names.index("preprocess") < names.index(base.name)
     images = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3)).astype("float32")
@@ -37,16 +48,15 @@ def test_model_takes_raw_rgb_resizes_inside_and_trains_only_the_head():
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, atol=1e-5)
     assert not base.trainable
     assert {w.path.split("/")[0] for w in model.trainable_weights} == {"probabilities"}
-    same_size, _ = transfer.build_model("mobilenet_v1_025", 2, input_shape=(64, 64, 3), image_size=64, weights=None,
-                                        augment=False)
-    assert "resize" not in [layer.name for layer in same_size.layers]
+    plain, _ = transfer.build_classifier("mobilenet_v1_025", 2, (64, 64, 3), 64, augment=False, weights=None)
+    assert not any(layer.name.startswith("augment") for layer in plain.layers)
 
 
 def test_unfreeze_top_keeps_batchnorm_frozen():
-    base = transfer.load_backbone("mobilenet_v1_025", weights=None)
+    base = backbones.load_backbone("mobilenet_v1_025", weights=None)
     trainable = transfer.unfreeze_top(base, 0.25)
     assert trainable and all(base.get_layer(name).trainable for name in trainable)
-    assert all(not layer.trainable for layer in transfer.batchnorm_layers(base))
+    assert all(not layer.trainable for layer in batchnorm_layers(base))
     first = base.layers.index(base.get_layer(trainable[0]))
     assert first >= 0.7 * len(base.layers)
     assert not any(layer.trainable and layer.weights for layer in base.layers[:first])
@@ -58,30 +68,28 @@ def test_unfreeze_top_keeps_batchnorm_frozen():
 def test_two_stages_train_and_fine_tuning_leaves_batchnorm_untouched(tmp_path):
     keras.utils.set_random_seed(0)
     images, labels = bright_and_dark(96)
-    model, base = transfer.build_model("mobilenet_v1_025", 2, input_shape=(32, 32, 3), image_size=64)
-    data = training.make_dataset(images, labels, 2, batch_size=16, shuffle=True, one_hot=False)
-    head = transfer.fit_stage(model, data, None, epochs=4, learning_rate=1e-2, name="head", verbose=0)
-    assert head.epochs == 4 and head.seconds > 0 and len(head.history["loss"]) == 4
+    model, base = transfer.build_classifier("mobilenet_v1_025", 2, (32, 32, 3), 64)
+    batches = data.make_dataset(images, labels, batch_size=16, shuffle=True)
+    head = transfer.fit_stage(model, batches, None, learning_rate=1e-2, epochs=4, verbose=0)
+    assert head.epoch == [0, 1, 2, 3] and isinstance(model.optimizer, keras.optimizers.Adam)
     frozen_count = len(model.trainable_weights)
 
     transfer.unfreeze_top(base, 0.3)
     assert len(model.trainable_weights) > frozen_count
-    bn_before = [w.numpy().copy() for layer in transfer.batchnorm_layers(base) for w in layer.weights]
+    bn_before = [w.numpy().copy() for layer in batchnorm_layers(base) for w in layer.weights]
     top_conv = next(layer for layer in reversed(base.layers) if layer.trainable and layer.weights)
     conv_before = top_conv.weights[0].numpy().copy()
-    tuned = transfer.fit_stage(model, data, None, epochs=1, learning_rate=1e-4, name="fine-tune",
-                               initial_epoch=head.epochs, verbose=0)
-    assert tuned.first_epoch == 4 and len(transfer.joined_history(head, tuned)["loss"]) == 5
-    bn_after = [w.numpy() for layer in transfer.batchnorm_layers(base) for w in layer.weights]
+    tuned = transfer.fit_stage(model, batches, None, learning_rate=1e-4, epochs=1, initial_epoch=4, verbose=0)
+    assert tuned.epoch == [4] and float(model.optimizer.learning_rate.numpy()) == pytest.approx(1e-4)
+    bn_after = [w.numpy() for layer in batchnorm_layers(base) for w in layer.weights]
     assert all(np.array_equal(a, b) for a, b in zip(bn_before, bn_after, strict=True))  # gamma, beta and statistics
     assert not np.array_equal(conv_before, top_conv.weights[0].numpy())  # the unfrozen top did train
 
-    probabilities, seen = transfer.predict_dataset(model, training.make_dataset(images, labels, 2, 32, shuffle=False,
-                                                                                one_hot=False))
+    probabilities, seen = evaluation.predict_dataset(model, data.make_dataset(images, labels, 32))
     assert probabilities.shape == (96, 2) and np.array_equal(seen, labels)
     assert np.mean(probabilities.argmax(axis=1) == labels) > 0.9  # two easy classes
-    path = training.save_model(model, tmp_path / "transfer.keras", ["dark", "bright"], backbone="mobilenet_v1_025")
-    reloaded, names, info = training.load_model(path)
+    path = saving.save_model(model, tmp_path / "transfer.keras", ["dark", "bright"], backbone="mobilenet_v1_025")
+    reloaded, names, info = saving.load_model(path)
     np.testing.assert_allclose(reloaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-5)
     assert names == ["dark", "bright"] and info["backbone"] == "mobilenet_v1_025"
 
@@ -94,20 +102,20 @@ def test_missing_weights_give_one_line_naming_the_offline_backbone(monkeypatch, 
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     monkeypatch.setattr(file_utils, "get_file", offline)
-    with pytest.raises(transfer.BackboneWeightsUnavailable) as caught:
-        transfer.load_backbone("efficientnetv2b0")
+    with pytest.raises(backbones.BackboneWeightsUnavailable) as caught:
+        backbones.load_backbone("efficientnetv2b0")
     message = str(caught.value)
     assert "\n" not in message and "'efficientnetv2b0'" in message and "BACKBONE = 'mobilenet_v1_025'" in message
     assert str(tmp_path / "models") in message and "Name or service not known" in message
-    with pytest.raises(transfer.BackboneWeightsUnavailable, match="point KERAS_HOME"):
-        transfer.load_backbone("mobilenet_v1_025")
+    with pytest.raises(backbones.BackboneWeightsUnavailable, match="point KERAS_HOME"):
+        backbones.load_backbone("mobilenet_v1_025")
 
 
 @pytest.mark.needs_imagenet_weights
 def test_offline_weights_load_from_the_keras_cache():
-    base = transfer.load_backbone("mobilenet_v1_025")
+    base = backbones.load_backbone("mobilenet_v1_025")
     assert base.count_params() == 218_544
-    random = transfer.load_backbone("mobilenet_v1_025", weights=None)
+    random = backbones.load_backbone("mobilenet_v1_025", weights=None)
     assert not np.array_equal(base.layers[1].weights[0].numpy(), random.layers[1].weights[0].numpy())
 
 
@@ -115,25 +123,25 @@ def test_load_data_from_a_folder_checks_splits_and_skips_unreadable_files(messy_
     from utils.folders import UnreadableImagesWarning
 
     with pytest.warns(UnreadableImagesWarning, match="broken.jpg"):
-        data = transfer.load_data(messy_folder, image_size=32, batch_size=8, validation_split=0.25)
-    assert data.class_names == ["cats", "dogs", "fish"] and data.input_shape == (32, 32, 3)
-    # Keras splits the 33 files it lists (25 + 8); the 3 unreadable ones are then left out of their split
-    assert data.counts == {"train": 24, "validation": 6, "test": 0}
-    assert data.test is None and data.evaluation[0] == "validation" and data.check.usable
-    seen = sum(int(labels.shape[0]) for _, labels in data.train) + sum(int(labels.shape[0]) for _, labels in
-                                                                       data.validation)
-    assert seen == 30
+        loaded = data.load_data(messy_folder, image_size=32, batch_size=8, validation_split=0.25)
+    assert loaded.class_names == ["cats", "dogs", "fish"] and loaded.input_shape == (32, 32, 3)
+    # 10, 11 and 10 readable images: a quarter of each class (rounded) held out, the unreadable left out
+    assert loaded.counts == {"train": 24, "validation": 7, "test": 0}
+    assert loaded.test is None and loaded.evaluation[0] == "validation" and loaded.check.usable
+    val_labels = np.concatenate([labels.numpy() for _, labels in loaded.validation])
+    assert np.bincount(val_labels).tolist() == [2, 3, 2], "stratified"
+    assert sum(int(labels.shape[0]) for _, labels in loaded.train) == 24
     with pytest.raises(ValueError, match="fraction"):
-        transfer.load_data(messy_folder, validation_split=1.0)
+        data.load_data(messy_folder, validation_split=1.0)
 
 
 @pytest.mark.needs_cifar10
 def test_load_data_cifar10_keeps_small_images_and_takes_stratified_subsets():
-    data = transfer.load_data(None, batch_size=50, validation_split=0.1,
-                              cifar10_sizes={"train": 500, "validation": 100, "test": 200})
-    assert data.source == "CIFAR-10" and data.input_shape == (32, 32, 3) and data.evaluation[0] == "test"
-    assert data.counts == {"train": 500, "validation": 100, "test": 200}
-    labels = np.concatenate([np.asarray(batch) for _, batch in data.test])
+    loaded = data.load_data(None, batch_size=50, validation_split=0.1,
+                            cifar10_sizes={"train": 500, "validation": 100, "test": 200})
+    assert loaded.source == "CIFAR-10" and loaded.input_shape == (32, 32, 3) and loaded.evaluation[0] == "test"
+    assert loaded.counts == {"train": 500, "validation": 100, "test": 200}
+    labels = np.concatenate([np.asarray(batch) for _, batch in loaded.test])
     assert np.bincount(labels).tolist() == [20] * 10
-    images, _ = next(iter(data.train))
+    images, _ = next(iter(loaded.train))
     assert images.shape == (50, 32, 32, 3) and images.dtype.name == "uint8"

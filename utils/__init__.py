@@ -1,23 +1,29 @@
-"""Shared helpers for the CNN image-classification notebooks.
+"""Shared helpers for the CNN image-classification notebooks: the plumbing, not the lesson.
 
-The notebooks hold the story and the settings; the logic they call lives here:
+What a reader learns from - every model, ``compile``, ``fit``, freezing and unfreezing - is written in the
+notebooks; cells marked ``#@save`` are also saved to :mod:`utils.cnn` (notebook 02) and
+:mod:`utils.transfer` (notebook 03) for the command line (:mod:`utils.export`). The rest lives here:
 
-* :mod:`utils.settings` - quick mode (``QUICK``), seeds and paths;
+* :mod:`utils.settings` - quick mode (``QUICK``), seeds, paths, the Keras cache folder;
+* :mod:`utils.environment` - what this machine has, :func:`setup` (every notebook's first call), the best
+  training precision;
 * :mod:`utils.cifar10` - CIFAR-10 from the Keras cache or a local copy (``CIFAR10_DIR``);
-* :mod:`utils.folders` - ``tf.data`` pipelines from a folder-per-class data set;
+* :mod:`utils.data` - the CIFAR-10 splits, ``tf.data`` pipelines, one loader for CIFAR-10 or a folder;
+* :mod:`utils.folders` - checking a folder-per-class data set, ``tf.data`` pipelines from it;
 * :mod:`utils.images` - any image file as the RGB array a model expects;
-* :mod:`utils.environment` - what this machine has (versions, GPU, data sources);
+* :mod:`utils.backbones` - the ImageNet backbone table, loading, preprocessing layers;
+* :mod:`utils.weights` - weights computed from data (the whitening kernel);
+* :mod:`utils.callbacks` - the time-budget learning-rate schedule and its progress bar;
+* :mod:`utils.evaluation` - predictions, accuracy, confusion matrix, per-class report, mistakes;
+* :mod:`utils.saving` - ``.keras`` models with their class names;
 * :mod:`utils.plots` - the figures the notebooks show (matplotlib and seaborn);
 * :mod:`utils.explore` - data-set statistics, closest pairs, 2-D maps (notebook 01);
-* :mod:`utils.evaluation` - accuracy, confusion matrix, per-class report, mistakes;
-* :mod:`utils.training` - the CNN recipes and the time-budgeted training loop (imported on demand:
-  ``from utils import training``; it loads TensorFlow);
-* :mod:`utils.runner` - ``headline()`` and running the notebooks headless (``python -m utils run-notebooks``);
-* :mod:`utils.transfer` - ImageNet backbones and the two stages of transfer learning (notebook 03;
-  imported on demand: ``from utils import transfer``).
+* :mod:`utils.report` - tables and the headline line a notebook prints;
+* :mod:`utils.predict`, :mod:`utils.gradcam` - top-k predictions and heat maps (notebook 04);
+* :mod:`utils.runner` - ``python -m utils run-notebooks`` (papermill, in order, with a summary).
 
-TensorFlow is imported only by the functions that need it, so ``import utils``
-stays fast.
+Modules that need TensorFlow at import time (``backbones``, ``callbacks``, ``cnn``, ``transfer``) are
+imported on demand, so ``import utils`` stays fast.
 """
 
 import os as _os
@@ -27,7 +33,7 @@ import os as _os
 # exceptions. This only works before TensorFlow is imported.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from utils import evaluation, explore, plots
+from utils import data, environment, evaluation, explore, folders, plots, report, saving, settings
 from utils.cifar10 import (
     CIFAR10_ENV,
     CLASS_NAMES,
@@ -35,7 +41,7 @@ from utils.cifar10 import (
     Cifar10NotAvailable,
     load_cifar10,
 )
-from utils.environment import environment_report, print_environment
+from utils.environment import environment_report, print_environment, setup
 from utils.folders import (
     DatasetFolderError,
     FolderScan,
@@ -45,7 +51,7 @@ from utils.folders import (
 )
 from utils.images import IMAGE_EXTENSIONS, ImageLoadError, load_image
 from utils.plots import image_grid
-from utils.runner import headline
+from utils.report import headline
 from utils.settings import (
     DATASET_DIR,
     QUICK_ENV,
@@ -72,9 +78,12 @@ __all__ = [
     "ImageLoadError",
     "by_mode",
     "check_dataset",
+    "data",
+    "environment",
     "environment_report",
     "evaluation",
     "explore",
+    "folders",
     "headline",
     "image_folder_datasets",
     "image_grid",
@@ -84,6 +93,10 @@ __all__ = [
     "plots",
     "print_environment",
     "quick_mode",
+    "report",
+    "saving",
     "scan_image_folder",
     "set_seed",
+    "settings",
+    "setup",
 ]

@@ -3,8 +3,9 @@
 Commands:
   info      what this machine has: versions, GPU or CPU, quick mode, data sources
   cifar10   load CIFAR-10 (download, cache or CIFAR10_DIR) and print shapes, counts and load time
-  train     train a CNN recipe on CIFAR-10 within a time budget and report its test accuracy
+  train     train notebook 02's CNN on CIFAR-10 (within a time budget) and report its accuracy
   benchmark training images per second of a recipe with each precision and XLA setting
+  export    write the #@save cells of notebooks 02 and 03 to utils/cnn.py and utils/transfer.py
   check-dataset  check a folder-per-class data set before training (exit 0 usable, 1 problems, 2 bad path)
   predict   top-k classes of image files or folders with an ImageNet model or a saved .keras model
   run-notebooks  execute the notebooks in order, each in a fresh kernel, and print a summary table
@@ -48,49 +49,87 @@ def _cifar10(args) -> int:
 
 
 def _train(args) -> int:
-    from utils import training
+    import keras
+
+    from utils import cnn
+    from utils.data import cifar10_splits, stratified_subset
+    from utils.environment import best_precision
+    from utils.evaluation import evaluate, predict_proba
+    from utils.saving import model_info_path, save_model
     from utils.settings import by_mode, quick_mode
 
     if args.save and not args.save.endswith(".keras"):
         raise ValueError(f"--save {args.save}: the model file must end in .keras")
-    (x_train, y_train), (x_test, y_test), class_names = utils.load_cifar10()
-    if quick_mode():  # a small stratified slice, so the command finishes in about a minute
-        x_train, y_train = training.stratified_subset(x_train, y_train, 5000)
-        x_test, y_test = training.stratified_subset(x_test, y_test, 1000)
+    if args.recipe == "baseline" and (args.minutes or args.batch_size):
+        raise ValueError("the baseline trains a fixed number of --epochs with batches of 64 (no --minutes, "
+                         "no --batch-size); the time budget belongs to --recipe fast")
+    quick = quick_mode()
+    if args.validation:  # notebook 02's split: choices are made on the validation images, the test set stays unseen
+        split = cifar10_splits(train_size=5000 if quick else None)
+        x_train, y_train, class_names = split.x_train, split.y_train, split.class_names
+        x_eval, y_eval = stratified_subset(split.x_val, split.y_val, 1000 if quick else None)
+    else:
+        (x_train, y_train), (x_eval, y_eval), class_names = utils.load_cifar10()
+        if quick:  # a small stratified slice, so the command finishes in about a minute
+            x_train, y_train = stratified_subset(x_train, y_train, 5000)
+            x_eval, y_eval = stratified_subset(x_eval, y_eval, 1000)
+    evaluated_on = "validation" if args.validation else "test"
     epochs = args.epochs
     if epochs is None and args.minutes is None:
-        epochs = by_mode(full=None, quick=2)  # None: the recipe's own epoch count
-    recipe = training.get_recipe(args.recipe)
-    print(f"recipe {recipe.name}: {recipe.description}")
+        epochs = by_mode(full=10 if args.recipe == "baseline" else 12, quick=2)
     limits = [f"budget {args.minutes:g} min"] if args.minutes else []
     limits += [f"at most {epochs} epochs"] if epochs else []
-    print(f"training on {len(x_train)} images, testing on {len(x_test)}" + "".join(f", {x}" for x in limits))
-    batch_size = min(recipe.batch_size, 128) if quick_mode() else None  # enough steps on a small slice
-    result = training.train(recipe, x_train, y_train, minutes=args.minutes, epochs=epochs, verbose=args.verbose,
-                            batch_size=batch_size)
-    probabilities = training.predict_proba(result.model, x_test, flip_tta=recipe.flip_tta)
-    test_accuracy = training.accuracy(probabilities, y_test)
+    print(f"recipe {args.recipe} (utils/cnn.py, the code of notebook 02): training on {len(x_train)} images, "
+          f"evaluating on {len(x_eval)} {evaluated_on} images" + "".join(f", {x}" for x in limits))
+    keras.utils.set_random_seed(utils.SEED)
+    start = time.perf_counter()
+    if args.recipe == "baseline":
+        model = cnn.baseline_cnn(len(class_names))
+        history = cnn.train_baseline(model, x_train, y_train, epochs=epochs, verbose=args.verbose)
+        flip_tta, done = False, f"{epochs} epochs"
+    else:
+        keras.config.set_dtype_policy(best_precision())
+        model = cnn.fast_cnn(x_train, len(class_names))
+        keras.config.set_dtype_policy("float32")
+        batch_size = args.batch_size or (128 if quick else 256)  # a small slice needs more, smaller steps
+        history = cnn.train_fast(model, x_train, y_train, minutes=args.minutes, epochs=epochs, batch_size=batch_size,
+                                 verbose=args.verbose)
+        flip_tta, done = True, f"{history.history['epochs_done'][-1]:.1f} epochs of batches of {batch_size}"
+    seconds = time.perf_counter() - start
+    accuracy = evaluate(predict_proba(model, x_eval, flip_tta=flip_tta), y_eval, class_names).accuracy
     if args.save:
-        training.save_model(result.model, args.save, class_names, recipe=recipe.name,
-                            epochs=round(result.epochs_done, 2), test_accuracy=round(test_accuracy, 4),
-                            train_seconds=round(result.train_seconds, 1))
-        print(f"saved {args.save} (+ {training.model_info_path(args.save).name})")
-    print(f"trained {result.epochs_done:.1f} epochs ({result.steps} steps of {result.recipe.batch_size} images)")
-    print(f"test_accuracy={test_accuracy:.4f} train_seconds={result.train_seconds:.0f} params={result.params}")
+        save_model(model, args.save, class_names, recipe=args.recipe, flip_tta=flip_tta,
+                   train_seconds=round(seconds, 1), **{f"{evaluated_on}_accuracy": round(accuracy, 4)})
+        print(f"saved {args.save} (+ {model_info_path(args.save).name})")
+    print(f"trained {done}")
+    print(f"{evaluated_on}_accuracy={accuracy:.4f} train_seconds={seconds:.0f} params={model.count_params()}")
     return 0
 
 
 def _benchmark(args) -> int:
-    from utils import training
+    from utils.benchmark import measure_throughput
 
-    precisions = args.precision or (["float32", "mixed_bfloat16"] if args.recipe == "fast" else ["float32"])
-    if args.recipe == "baseline" and set(precisions) != {"float32"}:
-        raise ValueError("the baseline recipe always computes in float32; compare precisions with --recipe fast")
+    precisions = args.precision or ["float32", "mixed_bfloat16"]
     for precision in precisions:
         for jit in ([False, True] if args.xla else [False]):
-            rate = training.measure_throughput(args.recipe, precision=precision, jit_compile=jit, steps=args.steps)
+            rate = measure_throughput(args.recipe, precision=precision, jit_compile=jit, steps=args.steps)
             print(f"recipe={args.recipe} precision={precision} xla={'on' if jit else 'off'} "
                   f"images_per_second={rate:.0f}", flush=True)
+    return 0
+
+
+def _export(args) -> int:
+    from utils import export
+
+    if args.check:
+        stale = export.stale_modules()
+        for path in stale:
+            print(f"{path} differs from the #@save cells of its notebook: run python -m utils export", file=sys.stderr)
+        return 1 if stale else 0
+    changed = export.export_all()
+    for item in export.EXPORTS:
+        state = "written" if item.module_path in changed else "unchanged"
+        print(f"notebooks/{item.notebook} -> utils/{item.module}: {state}")
     return 0
 
 
@@ -113,7 +152,7 @@ def _predict(args) -> int:
     import csv
 
     from utils import predict
-    from utils.transfer import BackboneWeightsUnavailable
+    from utils.backbones import BackboneWeightsUnavailable
 
     try:
         predictor = predict.load_predictor(args.model)
@@ -195,10 +234,19 @@ def main(argv=None) -> int:
     cifar = commands.add_parser("cifar10", help="load CIFAR-10 and print shapes, class counts and load time")
     cifar.add_argument("--source", help="a local copy (folder or .tar.gz); default: $CIFAR10_DIR, else download")
     cifar.set_defaults(run=_cifar10)
-    train = commands.add_parser("train", help="train a recipe on CIFAR-10 and print test accuracy and seconds")
+    train = commands.add_parser(
+        "train", help="train notebook 02's CNN on CIFAR-10 and print its accuracy and seconds",
+        description="Train a CNN of notebook 02 (the code of its #@save cells, in utils/cnn.py) on CIFAR-10. "
+                    "Without --validation: on all 50,000 training images, then test accuracy on the 10,000 test "
+                    "images. With --validation: on notebook 02's 45,000 training images, then accuracy on its "
+                    "5,000 validation images (for choosing settings; the test set is not used).")
     train.add_argument("--recipe", choices=["baseline", "fast"], default="fast")
     train.add_argument("--minutes", type=float, help="time budget for training; the schedule is fitted into it")
     train.add_argument("--epochs", type=int, help="number of epochs (at most this many with --minutes)")
+    train.add_argument("--batch-size", type=_positive, help="images per step for --recipe fast (default 256; the "
+                       "peak learning rate scales with it)")
+    train.add_argument("--validation", action="store_true",
+                       help="hold out notebook 02's validation images and report accuracy on them, not on the test set")
     train.add_argument("--save", metavar="PATH.keras", help="save the trained model and its class names")
     train.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1,
                        help="Keras progress output: 1 progress bar (default), 2 one line per epoch, 0 none")
@@ -210,6 +258,12 @@ def main(argv=None) -> int:
     bench.add_argument("--xla", action="store_true", help="also measure with XLA compilation (jit_compile=True)")
     bench.add_argument("--steps", type=int, default=20, help="timed training steps (default 20)")
     bench.set_defaults(run=_benchmark)
+    export_parser = commands.add_parser(
+        "export", help="write the #@save cells of notebooks 02 and 03 to utils/cnn.py and utils/transfer.py",
+        description="Write the code cells marked #@save of notebooks 02 and 03 to utils/cnn.py and utils/transfer.py, "
+                    "which the train command runs. With --check, write nothing and exit 1 if a module differs.")
+    export_parser.add_argument("--check", action="store_true", help="exit 1 if a module differs from its notebook")
+    export_parser.set_defaults(run=_export)
     check = commands.add_parser(
         "check-dataset", help="check a folder-per-class data set: classes, counts, unreadable files, problems",
         description="Check a folder-per-class data set before training. Only reads the files. Exit status: "
@@ -222,7 +276,7 @@ def main(argv=None) -> int:
     check.add_argument("--min-images", type=int, default=2, help="fewest readable images a class may have")
     check.add_argument("--strict", action="store_true", help="exit 1 also when some files are unreadable")
     check.set_defaults(run=_check_dataset)
-    from utils.settings import DEFAULT_BACKBONE, OFFLINE_BACKBONE  # not utils.transfer: it loads TensorFlow
+    from utils.settings import DEFAULT_BACKBONE, OFFLINE_BACKBONE  # not utils.backbones: it loads TensorFlow
 
     pred = commands.add_parser(
         "predict", help="top-k classes of images with an ImageNet model or a saved .keras model",

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from utils.images import ImageLoadError, decode_image, is_image_file
+from utils.settings import keras_cache_dir
 
 #: The ten classes in the official label order (which is also alphabetical).
 CLASS_NAMES = ["airplane", "automobile", "bird", "cat", "deer",
@@ -96,11 +97,6 @@ def describe_source() -> str:
         return f"Keras cache {cached}"
     return (f"Keras download from {KERAS_ORIGIN} on first use (about 163 MB, cached in "
             f"{keras_cache_dir() / 'datasets'}); offline, set {CIFAR10_ENV}")
-
-
-def keras_cache_dir() -> Path:
-    """The Keras cache folder: ``$KERAS_HOME`` if set, else ``~/.keras``."""
-    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser()
 
 
 def _load_with_keras():

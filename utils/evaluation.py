@@ -1,10 +1,29 @@
-"""Evaluating a classifier: accuracy, confusion matrix, per-class report, mistakes, tables."""
+"""Evaluating a classifier: predicted probabilities (with test-time flips), accuracy, confusion matrix,
+per-class report and the most confident mistakes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+
+
+def predict_proba(model, images, flip_tta: bool = False, batch_size: int = 1000) -> np.ndarray:
+    """Class probabilities for a batch of images; with ``flip_tta``, averaged with those of the mirrored images."""
+    images = np.asarray(images)
+    probabilities = model.predict(images, batch_size=batch_size, verbose=0)
+    if flip_tta:
+        probabilities = (probabilities + model.predict(images[:, :, ::-1], batch_size=batch_size, verbose=0)) / 2
+    return probabilities
+
+
+def predict_dataset(model, dataset):
+    """``(probabilities, labels)`` for every batch of an ``(images, integer labels)`` dataset, in one pass."""
+    probabilities, labels = [], []
+    for images, batch_labels in dataset:
+        probabilities.append(np.asarray(model(images, training=False)))
+        labels.append(np.asarray(batch_labels))
+    return np.concatenate(probabilities), np.concatenate(labels)
 
 
 @dataclass
@@ -51,27 +70,3 @@ def prediction_titles(indices, evaluation: Evaluation, labels, class_names) -> l
     labels = np.asarray(labels).reshape(-1)
     return [f"{class_names[labels[i]]} → {class_names[evaluation.predictions[i]]}\n"
             f"({evaluation.confidences[i]:.0%})" for i in indices]
-
-
-def format_table(rows, headers) -> str:
-    """A plain-text table with aligned columns (numbers right-aligned)."""
-    cells = [[str(h) for h in headers]] + [[format_value(value) for value in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    numeric = [all(isinstance(row[i], (int, float, np.number)) for row in rows) for i in range(len(headers))]
-
-    def line(row):
-        return "  ".join(value.rjust(w) if num else value.ljust(w) for value, w, num in zip(row, widths, numeric,
-                                                                                            strict=True))
-
-    return "\n".join([line(cells[0]), "  ".join("-" * w for w in widths)] + [line(row) for row in cells[1:]])
-
-
-def format_value(value) -> str:
-    """How tables and headlines show a value: ``-`` for None, 0.8645 for fractions, 1,234 for counts."""
-    if value is None:
-        return "-"
-    if isinstance(value, (float, np.floating)):
-        return f"{value:.4f}" if abs(value) < 1 else f"{value:,.0f}"
-    if isinstance(value, (int, np.integer)):
-        return f"{value:,}"
-    return str(value)

@@ -13,17 +13,6 @@ def channel_statistics(images) -> dict[str, np.ndarray]:
     return {"mean": pixels.mean(axis=0), "std": pixels.std(axis=0)}
 
 
-def stratified_sample(labels, per_class: int, seed: int = SEED) -> np.ndarray:
-    """Indices of up to ``per_class`` randomly chosen examples of every class, sorted by class."""
-    labels = np.asarray(labels).reshape(-1)
-    rng = np.random.default_rng(seed)
-    chosen = []
-    for label in np.unique(labels):
-        members = np.flatnonzero(labels == label)
-        chosen.append(rng.choice(members, size=min(per_class, len(members)), replace=False))
-    return np.concatenate(chosen)
-
-
 def _features(images, components: int, seed: int):
     """Flattened pixels projected on their first principal components (a cheap, faithful summary)."""
     from sklearn.decomposition import PCA

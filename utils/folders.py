@@ -28,12 +28,6 @@ import numpy as np
 from utils.images import IMAGE_EXTENSIONS, ImageLoadError, load_image
 from utils.settings import SEED
 
-#: File endings ``keras.utils.image_dataset_from_directory`` reads (its own allow-list).
-KERAS_IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
-
-#: Image formats TensorFlow's ``decode_image`` can decode, as Pillow names them.
-KERAS_DECODABLE_FORMATS = frozenset({"BMP", "GIF", "JPEG", "MPO", "PNG", "WEBP"})
-
 _SPLIT_FOLDERS = {"train": "train", "val": "val", "validation": "val", "test": "test"}
 _SHOWN = 20  # problem files listed in a warning before "... and N more"
 
@@ -85,10 +79,9 @@ def class_folders(directory) -> list[str]:
 def scan_image_folder(directory, check_images: bool = True) -> FolderScan:
     """List the classes and images of a folder-per-class data set, and find problem files.
 
-    Walks the folders the way ``keras.utils.image_dataset_from_directory`` does
-    (visible top-level folders are classes, their sub-folders are searched
-    too). With ``check_images`` every image is decoded once (in parallel) so
-    that truncated, empty or mislabelled files are found before training.
+    Visible top-level folders are classes; their visible sub-folders are searched too. With
+    ``check_images`` every image is decoded once (in parallel) so that truncated, empty or
+    mislabelled files are found before training.
     """
     root = _existing_folder(directory)
     names = class_folders(root)
@@ -106,15 +99,14 @@ def scan_image_folder(directory, check_images: bool = True) -> FolderScan:
             scan.ignored.append((Path(entry.path), "hidden folder, not a class"))
     for name in names:
         for dirpath, dirnames, filenames in os.walk(root / name):
-            dirnames.sort()
+            hidden = sorted(d for d in dirnames if d.startswith("."))
+            scan.ignored += [(Path(dirpath, d), "hidden folder, skipped") for d in hidden]
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))  # e.g. .ipynb_checkpoints
             for filename in sorted(filenames):
                 path = Path(dirpath, filename)
                 suffix = path.suffix.lower()
-                if suffix in KERAS_IMAGE_EXTENSIONS:
+                if suffix in IMAGE_EXTENSIONS:
                     candidates.append((name, path))
-                elif suffix in IMAGE_EXTENSIONS:
-                    scan.ignored.append((path, f"{suffix} images are not read by image_dataset_from_directory "
-                                               f"(it reads {' '.join(KERAS_IMAGE_EXTENSIONS)}): convert it to use it"))
                 else:
                     scan.ignored.append((path, "not an image file"))
 
@@ -135,7 +127,7 @@ def scan_image_folder(directory, check_images: bool = True) -> FolderScan:
 def _problem(path: Path):
     """The reason ``path`` cannot be used for training, or None when it can."""
     try:
-        load_image(path, formats=KERAS_DECODABLE_FORMATS)
+        load_image(path)
     except ImageLoadError as err:
         return err.reason
     return None
@@ -243,7 +235,7 @@ def check_dataset(directory, validation_split: float = 0.2, check_images: bool =
         empty = [name for name, count in scan.counts.items() if count == 0]
         if empty:
             check.problems.append(f"{scan.root}: class folder(s) {', '.join(empty)} hold no readable "
-                                  f"{'/'.join(KERAS_IMAGE_EXTENSIONS)} images. Add images or remove the folder.")
+                                  f"images ({' '.join(IMAGE_EXTENSIONS)}). Add images or remove the folder.")
         needed = smallest if split in ("all", "train") else 1
         small = {name: count for name, count in scan.counts.items() if 0 < count < needed}
         if small:
@@ -282,28 +274,30 @@ def image_folder_datasets(
     batch_size: int = 32,
     validation_split: float = 0.2,
     seed: int = SEED,
-    check_images: bool = True,
     verbose: bool = True,
 ) -> FolderDatasets:
     """Build train / validation (/ test) ``tf.data`` pipelines from a folder-per-class data set.
 
-    Uses ``keras.utils.image_dataset_from_directory``: batches of float32 RGB
-    images of ``image_size`` (values 0-255) with integer labels, class names
-    from the folder names. If ``directory`` holds ``train/`` (and optionally
-    ``val/`` or ``validation/`` and ``test/``) those splits are used; otherwise
-    ``validation_split`` of the images is held out, chosen with ``seed``.
+    Batches of ``uint8`` RGB images of ``image_size`` (values 0-255) with integer labels, class
+    names from the folder names. If ``directory`` holds ``train/`` (and optionally ``val/`` or
+    ``validation/`` and ``test/``) those splits are used; otherwise ``validation_split`` of each
+    class's images is held out, chosen with ``seed`` (the same files every run, none in both).
 
     The folder is checked first (:func:`check_dataset`): problems that would stop training
     raise :class:`DatasetFolderError` listing them all; unreadable images are reported by path
-    (an :class:`UnreadableImagesWarning`) and skipped instead of stopping training mid-epoch.
+    (an :class:`UnreadableImagesWarning`) and left out, so they cannot stop training mid-epoch.
+
+    Every image is read by :func:`utils.images.load_image`, the reader ``python -m utils predict``
+    uses for new images: the same decoding (any mode to RGB, phone photos turned upright by their
+    EXIF orientation) and the same resize, so a saved model sees new images exactly as it saw its
+    training images. (``keras.utils.image_dataset_from_directory`` decodes with TensorFlow, which
+    ignores EXIF orientation, and resizes without antialiasing.)
     """
-    import keras
     import tensorflow as tf
 
-    check = check_dataset(directory, validation_split, check_images, min_images=1).raise_if_unusable()
-    root, scans, class_names = check.root, check.scans, check.class_names
-    splits = split_folders(root)
-    for scan in scans.values():
+    check = check_dataset(directory, validation_split, min_images=1).raise_if_unusable()
+    class_names = check.class_names
+    for scan in check.scans.values():
         if scan.unreadable:
             shown = "\n".join(f"  {path}: {reason}" for path, reason in scan.unreadable[:_SHOWN])
             more = len(scan.unreadable) - _SHOWN
@@ -312,41 +306,54 @@ def image_folder_datasets(
                 f"(your files are not changed):\n{shown}" + (f"\n  ... and {more} more" if more > 0 else ""),
                 UnreadableImagesWarning, stacklevel=2,
             )
-    robust = not check_images or bool(check.unreadable)
+    height, width = (int(side) for side in image_size)
 
-    def build(path, subset=None, split=None, shuffle=True):
-        return keras.utils.image_dataset_from_directory(
-            path, labels="inferred", label_mode="int", class_names=class_names,
-            image_size=tuple(image_size), batch_size=None, shuffle=shuffle, seed=seed,
-            validation_split=split, subset=subset, verbose=verbose,
-        )
+    def read(path):
+        return load_image(path.decode(), size=(height, width))
 
-    unreadable = {str(path) for scan in scans.values() for path, _ in scan.unreadable}
-
-    def finish(ds):
-        if ds is None:
+    def pipeline(items, shuffle):
+        if not items:
             return None
-        files = [path for path in ds.file_paths if path not in unreadable]
-        if robust:  # drop files TensorFlow cannot decode instead of failing the epoch
-            ds = ds.ignore_errors(log_warning=True)
+        paths, labels = [str(path) for path, _ in items], [label for _, label in items]
+        ds = tf.data.Dataset.from_tensor_slices((paths, labels))
+        if shuffle:
+            ds = ds.shuffle(len(items), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.map(lambda path, label: (tf.ensure_shape(tf.numpy_function(read, [path], tf.uint8), (height, width, 3)),
+                                         label), num_parallel_calls=tf.data.AUTOTUNE)
         ds = ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-        ds.class_names, ds.file_paths = list(class_names), files  # as Keras provides them
+        ds.class_names, ds.file_paths = list(class_names), paths  # as Keras' own folder datasets provide them
         return ds
 
-    if "all" in scans:
-        if validation_split:
-            train, val = build(root, subset="both", split=validation_split)
-        else:
-            train, val = build(root), None
-        test = None
+    if "all" in check.scans:
+        train, val = split_files(check.scans["all"], validation_split, seed)
+        test = []
     else:
-        train = build(splits["train"])
-        val = build(splits["val"], shuffle=False) if "val" in splits else None
-        test = build(splits["test"], shuffle=False) if "test" in splits else None
-    return FolderDatasets(
-        train=finish(train), val=finish(val), test=finish(test),
-        class_names=list(class_names), check=check,
-    )
+        train, val, test = (labelled_files(check.scans[split]) if split in check.scans else []
+                            for split in ("train", "val", "test"))
+    if verbose:
+        print(f"Found {len(train) + len(val) + len(test)} images of {len(class_names)} classes: "
+              f"{len(train)} for training, {len(val)} for validation" + (f", {len(test)} for testing" if test else ""))
+    return FolderDatasets(train=pipeline(train, shuffle=True), val=pipeline(val, shuffle=False),
+                          test=pipeline(test, shuffle=False), class_names=list(class_names), check=check)
+
+
+def labelled_files(scan: FolderScan) -> list[tuple[Path, int]]:
+    """``(path, class index)`` for every readable image of ``scan``, class by class."""
+    return [(path, label) for label, name in enumerate(scan.class_names) for path in scan.images.get(name, [])]
+
+
+def split_files(scan: FolderScan, validation_split: float, seed: int = SEED):
+    """``(train, validation)`` lists of ``(path, class index)``: from each class, a random ``validation_split``
+    of its images (at least one) is held out, chosen with ``seed`` - the same files every run."""
+    rng = np.random.default_rng(seed)
+    train, validation = [], []
+    for label, name in enumerate(scan.class_names):
+        files = scan.images.get(name, [])
+        held_out = max(1, round(len(files) * validation_split)) if validation_split else 0
+        order = rng.permutation(len(files))
+        validation += [(files[i], label) for i in sorted(order[:held_out])]
+        train += [(files[i], label) for i in sorted(order[held_out:])]
+    return train, validation
 
 
 def _existing_folder(directory) -> Path:

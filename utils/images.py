@@ -1,8 +1,10 @@
 """Turn any image file a user may have into the RGB array a model expects.
 
-One reader, Pillow, is used everywhere images are opened by path (prediction,
-data-set checks, the CIFAR-10 folder loader), so every entry point accepts the
-same files and reports the same, readable errors.
+One reader, Pillow, is used everywhere images are opened by path (training from a
+folder, prediction, data-set checks, the CIFAR-10 folder loader), so every entry
+point accepts the same files, reports the same readable errors, and gives a model
+new images exactly as it saw its training images: the same decoding, the same
+orientation, the same resize.
 """
 
 from __future__ import annotations
@@ -52,7 +54,9 @@ def load_image(path, size=None, background=(255, 255, 255), formats=None) -> np.
 
     Args:
         path: the image file.
-        size: optional ``(height, width)`` to resize to (bilinear, as Keras does).
+        size: optional ``(height, width)`` to resize to: Pillow's bilinear filter,
+            which averages over all the pixels it shrinks (antialiasing), the same
+            for training images read from a folder and for new images.
         background: RGB colour placed behind transparent pixels.
         formats: optional set of Pillow format names (``{"JPEG", "PNG"}``) to
             accept; a file in another format, whatever its ending, is an error.

@@ -2,7 +2,7 @@
 
 A :class:`Predictor` is a model that takes raw 0-255 RGB images of one size, plus the names
 of its classes. It is either an ImageNet classifier from ``keras.applications`` (a key of
-:data:`utils.transfer.BACKBONES`, its preprocessing put inside the model) or a ``.keras`` model
+:data:`utils.backbones.BACKBONES`, its preprocessing put inside the model) or a ``.keras`` model
 saved by notebook 02 or 03 with its class names. :func:`predict_files` reads image files in
 batches, so a folder costs one model call per batch, not one per image; a file that cannot be
 read is reported and the others are still predicted.
@@ -57,23 +57,19 @@ def imagenet_predictor(backbone: str) -> Predictor:
     """The ImageNet classifier of a backbone of notebook 03's table, taking raw 0-255 RGB at 224 x 224."""
     import keras
 
-    from utils.transfer import get_backbone, load_backbone
+    from utils.backbones import get_backbone, load_backbone, preprocessing_layer
 
-    spec = get_backbone(backbone)
+    size = get_backbone(backbone).weights_size
     classifier = load_backbone(backbone, include_top=True)
-    size = spec.weights_size
     inputs = keras.Input((size, size, 3), name="image")
-    x = inputs
-    if spec.preprocessing == "minus_one_to_one":
-        x = keras.layers.Rescaling(1 / 127.5, offset=-1, name="preprocess")(x)
-    model = keras.Model(inputs, classifier(x), name=f"{backbone}_imagenet")
+    model = keras.Model(inputs, classifier(preprocessing_layer(backbone)(inputs)), name=f"{backbone}_imagenet")
     return Predictor(model=model, class_names=imagenet_class_names(), name=f"{backbone} (ImageNet)",
                      info={"backbone": backbone})
 
 
 def load_predictor(model) -> Predictor:
     """A :class:`Predictor` from a backbone key (ImageNet classifier) or a saved ``.keras`` model path."""
-    from utils.transfer import BACKBONES
+    from utils.backbones import BACKBONES
 
     if str(model) in BACKBONES:
         return imagenet_predictor(str(model))
@@ -83,7 +79,7 @@ def load_predictor(model) -> Predictor:
     if not path.exists():
         raise ModelNotAvailable(f"No model at {path}: train it first (notebook 02 saves cifar10_cnn.keras, "
                                 f"notebook 03 transfer_cifar10.keras, in {path.parent}).")
-    from utils.training import load_model
+    from utils.saving import load_model
 
     keras_model, class_names, info = load_model(path)
     return Predictor(model=keras_model, class_names=class_names, name=path.name, info=info)
@@ -196,7 +192,7 @@ def timed(function, *args, **kwargs):
 
 def predictions_table(predictions, k: int = 3) -> str:
     """A plain-text table: one row per image, its top ``k`` labels with their probabilities."""
-    from utils.evaluation import format_table
+    from utils.report import format_table
 
     rows = [[p.path.name] + [f"{label} ({value:.0%})" for label, value in zip(p.labels[:k], p.probabilities[:k],
                                                                                   strict=False)]

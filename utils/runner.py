@@ -1,19 +1,21 @@
 """Run the notebooks headless: ``python -m utils run-notebooks [--quick] [NAME ...]``.
 
-Each notebook runs in a fresh kernel of this Python environment (the one that runs this command), in
-order, with its folder as the working directory, exactly as Jupyter would run it. The executed copies
-(outputs included) go to a git-ignored folder; the sources in ``notebooks/`` are never changed.
+Each notebook is executed by `papermill <https://papermill.readthedocs.io>`_ in a fresh kernel of this
+Python environment (the one that runs the command), in order, from the notebook's own folder, exactly as
+Jupyter would run it. The executed copies (outputs included) go to a git-ignored folder; the sources in
+``notebooks/`` are never changed. What this module adds to papermill:
 
-Conventions the notebooks follow, which this module relies on:
+* the notebooks in the collection's order, a summary table and ``summary.json``;
+* the **kernel of this environment** (papermill would look the kernel up by name, which can find another
+  Python), its own output (TensorFlow's C++ log) in ``<name>.kernel.log`` instead of the terminal;
+* ``--set NAME=VALUE`` refused for a name that no settings cell assigns: papermill only warns, and its
+  parser does not see settings such as ``EPOCHS = utils.by_mode(full=10, quick=2)``;
+* **Ctrl-C** kills the running kernel at once, keeps the executed copy so far and stops the command;
+* a cell tagged ``figure:<name>`` has its PNG output saved as ``<name>.png`` by ``--figures DIR``.
 
-* the **settings cell** is the code cell tagged ``parameters`` (papermill's convention): ``--set NAME=VALUE``
-  replaces the assignment ``NAME = ...`` in it, so values computed from it later in the cell follow;
-* a notebook reports its **headline metric** with :func:`headline`, which prints one
-  ``Headline: <label> = <value>`` line that the summary table picks up;
-* a cell tagged ``figure:<name>`` has its PNG output saved as ``<name>.png`` by ``--figures DIR``
-  (the figures the README shows).
-
-nbformat and nbclient are imported only when notebooks are run, so ``import utils`` stays light.
+Conventions the notebooks follow, which this relies on: the settings cell is the code cell tagged
+``parameters`` (papermill's convention: ``--set`` values are injected in a cell right after it); a
+notebook reports its headline metric with :func:`utils.report.headline`.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from utils.evaluation import format_value
+from utils.report import HEADLINE_PREFIX, format_table
 from utils.settings import REPO_ROOT, quick_mode
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
@@ -39,17 +41,7 @@ DEFAULT_OUTPUT_DIR = REPO_ROOT / "build" / "notebooks"
 
 SETTINGS_TAG = "parameters"
 FIGURE_TAG_PREFIX = "figure:"
-_HEADLINE = re.compile(r"^Headline: (?P<text>.+)$", re.MULTILINE)
-
-
-def headline(label: str, value) -> None:
-    """Print a notebook's headline metric, e.g. ``headline("test accuracy", 0.859)``.
-
-    The line reads ``Headline: test accuracy = 0.8590``; ``python -m utils run-notebooks`` shows it
-    in its summary table; the value is shown as in the notebooks' tables (``format_value``). Returns nothing, so that
-    as a cell's last line it adds no ``Out[]`` echo.
-    """
-    print(f"Headline: {label} = {format_value(value)}")
+_HEADLINE = re.compile(rf"^{HEADLINE_PREFIX}(?P<text>.+)$", re.MULTILINE)
 
 
 class NotebookNotFound(ValueError):
@@ -66,7 +58,7 @@ class NotebookRun:
     headline: str | None
     output: Path
     figures: list[Path] = field(default_factory=list)
-    settings: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, object] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -97,8 +89,8 @@ def find_notebooks(names=(), folder: Path = NOTEBOOKS_DIR) -> list[Path]:
     return sorted(chosen, key=lambda p: (p.name, str(p)))
 
 
-def parse_assignments(pairs) -> dict[str, str]:
-    """``["EPOCHS=3", "BACKBONE=mobilenet_v1_025"]`` -> ``{"EPOCHS": "3", "BACKBONE": "'mobilenet_v1_025'"}``.
+def parse_assignments(pairs) -> dict[str, object]:
+    """``["EPOCHS=3", "BACKBONE=mobilenet_v1_025"]`` -> ``{"EPOCHS": 3, "BACKBONE": "mobilenet_v1_025"}``.
 
     Values are Python literals (``3``, ``0.5``, ``None``, ``"text"``, ``[1, 2]``); anything else is
     taken as a string, so quoting plain words is optional.
@@ -110,10 +102,9 @@ def parse_assignments(pairs) -> dict[str, str]:
         if not sep or not name.isidentifier():
             raise ValueError(f"--set {pair!r}: write NAME=VALUE, e.g. --set EPOCHS=3")
         try:
-            ast.literal_eval(value)
-            settings[name] = value.strip()
+            settings[name] = ast.literal_eval(value.strip())
         except (ValueError, SyntaxError):
-            settings[name] = repr(value)
+            settings[name] = value
     return settings
 
 
@@ -128,40 +119,15 @@ def settings_cell(notebook):
 def settings_names(notebook) -> set[str]:
     """Names assigned at the top level of the settings cell."""
     cell = settings_cell(notebook)
-    if cell is None:
-        return set()
-    return {target.id for node in _top_level_assignments(cell.source) for target in _targets(node)}
-
-
-def apply_settings(notebook, settings: dict[str, str]) -> dict[str, str]:
-    """Replace ``NAME = ...`` in the settings cell for each NAME it assigns; return those applied."""
-    cell = settings_cell(notebook)
-    if cell is None or not settings:
-        return {}
-    lines = cell.source.split("\n")
-    applied = {}
-    # from the bottom up, so earlier line numbers stay valid
-    for node in sorted(_top_level_assignments(cell.source), key=lambda n: n.lineno, reverse=True):
-        names = [t.id for t in _targets(node)]
-        if len(names) == 1 and names[0] in settings:
-            name = names[0]
-            lines[node.lineno - 1:node.end_lineno] = [f"{name} = {settings[name]}  # set by run-notebooks"]
-            applied[name] = settings[name]
-    cell.source = "\n".join(lines)
-    return applied
-
-
-def _top_level_assignments(source: str):
     try:
-        tree = ast.parse(source)
+        tree = ast.parse(cell.source) if cell is not None else ast.Module(body=[])
     except SyntaxError:
-        return []
-    return [node for node in tree.body if isinstance(node, (ast.Assign, ast.AnnAssign))]
-
-
-def _targets(node):
-    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-    return [t for t in targets if isinstance(t, ast.Name)]
+        return set()
+    names = set()
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        names |= {target.id for target in targets if isinstance(target, ast.Name)}
+    return names
 
 
 def find_headline(notebook) -> str | None:
@@ -179,13 +145,11 @@ def save_figures(notebook, folder: Path) -> list[Path]:
     """Write the PNG outputs of cells tagged ``figure:<name>`` to ``folder/<name>.png`` (``<name>-2.png``...)."""
     saved = []
     for cell in notebook.cells:
-        tags = cell.get("metadata", {}).get("tags", [])
-        for tag in tags:
+        for tag in cell.get("metadata", {}).get("tags", []):
             if not tag.startswith(FIGURE_TAG_PREFIX):
                 continue
             name = tag.removeprefix(FIGURE_TAG_PREFIX)
-            pngs = [out["data"]["image/png"] for out in cell.get("outputs", [])
-                    if "image/png" in out.get("data", {})]
+            pngs = [out["data"]["image/png"] for out in cell.get("outputs", []) if "image/png" in out.get("data", {})]
             for number, png in enumerate(pngs, start=1):
                 path = Path(folder) / (f"{name}.png" if number == 1 else f"{name}-{number}.png")
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -194,81 +158,76 @@ def save_figures(notebook, folder: Path) -> list[Path]:
     return saved
 
 
-def _kernel_manager():
-    """A kernel manager whose kernel is this very Python environment (as nbval's --nbval-current-env)."""
+def _kernel_manager_class(log_path: Path, started: list):
+    """An async kernel manager (as nbclient expects) whose kernel is this very Python environment, as
+    nbval's ``--nbval-current-env``; the kernel process's own output goes to ``log_path`` and each
+    manager is appended to ``started`` so that Ctrl-C can kill its kernel."""
     import ipykernel.kernelspec
-    from jupyter_client import KernelManager
+    from jupyter_client import AsyncKernelManager
     from jupyter_client.kernelspec import KernelSpecManager
 
-    class _CurrentEnvironment(KernelSpecManager):
+    class CurrentEnvironmentSpecs(KernelSpecManager):
         def get_kernel_spec(self, kernel_name):
             return self.kernel_spec_class(resource_dir=ipykernel.kernelspec.RESOURCES,
                                           **ipykernel.kernelspec.get_kernel_dict())
 
-    return KernelManager(kernel_name="python3", kernel_spec_manager=_CurrentEnvironment())
+    class CurrentEnvironmentKernel(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            super().__init__(**{**kwargs, "kernel_spec_manager": CurrentEnvironmentSpecs()})
+            started.append(self)
+
+        async def start_kernel(self, **kwargs):
+            with open(log_path, "a", encoding="utf-8") as log:  # the kernel process keeps its own copy of the file
+                await super().start_kernel(**{**kwargs, "stdout": log, "stderr": log})
+
+    return CurrentEnvironmentKernel
 
 
-class _Progress:
-    """One line per notebook that updates in place on a terminal; a line per code cell in a log."""
-
-    def __init__(self, label: str, total: int, stream=None):
-        self.label, self.total, self.start = label, total, time.perf_counter()
-        self.stream = stream or sys.stdout
-        self.live = self.stream.isatty()
-        self.done = 0
-
-    def cell_done(self, cell, **_):
-        if cell.cell_type != "code":
-            return
-        self.done += 1
-        text = f"{self.label}  cell {self.done}/{self.total}  {time.perf_counter() - self.start:.0f} s"
-        if self.live:
-            print(f"\r{text}", end="", file=self.stream, flush=True)
-        else:
-            print(f"  {text}", file=self.stream, flush=True)
-
-    def finish(self, status: str):
-        end = "\n" if self.live else ""
-        print(f"{end}{self.label}  {status} in {time.perf_counter() - self.start:.0f} s", file=self.stream,
-              flush=True)
+def _kill_kernels(managers) -> None:
+    """Kill the kernel processes of ``managers`` (a running cell would otherwise go on until it ends)."""
+    for manager in managers:
+        process = getattr(getattr(manager, "provisioner", None), "process", None)
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait(5)  # reap it: no zombie left behind
 
 
-def run_notebook(path: Path, output_dir: Path = DEFAULT_OUTPUT_DIR, settings: dict[str, str] | None = None,
+def run_notebook(path: Path, output_dir: Path = DEFAULT_OUTPUT_DIR, settings: dict | None = None,
                  figures_dir: Path | None = None, cell_timeout: int | None = None, label: str | None = None,
                  ) -> NotebookRun:
-    """Execute one notebook in a fresh kernel; write the executed copy (also when a cell fails).
+    """Execute one notebook with papermill in a fresh kernel; write the executed copy (also when a cell fails).
 
-    The copy is ``output_dir/<name>.ipynb``; the kernel process's own output (TensorFlow's C++ log)
-    goes to ``output_dir/<name>.kernel.log``.
+    The copy is ``output_dir/<name>.ipynb``; the kernel process's own output goes to
+    ``output_dir/<name>.kernel.log``. ``settings`` (name: value) are injected after the settings cell.
     """
     import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    import papermill
 
     path = Path(path)
-    notebook = nbformat.read(path, as_version=4)
-    applied = apply_settings(notebook, settings or {})
-    code_cells = sum(cell.cell_type == "code" for cell in notebook.cells)
-    progress = _Progress(label or path.stem, code_cells)
-    client = NotebookClient(notebook, km=_kernel_manager(), timeout=cell_timeout, shutdown_kernel="immediate",
-                            resources={"metadata": {"path": str(path.parent)}}, on_cell_executed=progress.cell_done)
     output = Path(output_dir) / path.name
     output.parent.mkdir(parents=True, exist_ok=True)
-    outcome = {}
+    log_path = output.with_suffix(".kernel.log")
+    log_path.write_text("", encoding="utf-8")
+    applied = {name: value for name, value in (settings or {}).items()
+               if name in settings_names(nbformat.read(path, as_version=4))}
+    started, outcome = [], {}
+    label = label or path.stem
 
     def execute():
-        # the kernel's own stdout/stderr (TensorFlow's C++ log, not the cells' output) go to a log file
-        with open(output.with_suffix(".kernel.log"), "w", encoding="utf-8") as kernel_log:
-            try:
-                client.execute(cleanup_kc=True, stdout=kernel_log, stderr=kernel_log)  # shuts the kernel down after
-                outcome["status"] = "ok"
-            except CellExecutionError as err:
-                outcome["status"] = f"failed: {_first_error_line(err)}"
-            except Exception as err:  # a dead or stuck kernel
-                outcome["status"] = f"failed: {type(err).__name__}: {(str(err).splitlines() or [''])[0]}"
+        try:
+            papermill.execute_notebook(
+                path, output, parameters=applied, cwd=path.parent, kernel_name="python3",
+                kernel_manager_class=_kernel_manager_class(log_path, started), execution_timeout=cell_timeout,
+                progress_bar={"desc": label, "file": sys.stdout, "leave": False}, shutdown_kernel="immediate")
+            outcome["status"] = "ok"
+        except papermill.PapermillExecutionError as err:
+            outcome["status"] = f"failed: {err.ename}: {(err.evalue.splitlines() or [''])[0]}".rstrip(": ")
+        except Exception as err:  # a dead or stuck kernel, a notebook that cannot be read
+            outcome["status"] = f"failed: {type(err).__name__}: {(str(err).splitlines() or [''])[0]}"
 
-    # The notebook runs in a worker thread so that Ctrl-C reaches this one (nbclient's own handling of it
-    # only acts once the running cell ends): on Ctrl-C the kernel is killed and the command stops.
+    # papermill runs in a worker thread so that Ctrl-C reaches this one at once (nbclient would only act
+    # on it between cells): on Ctrl-C the kernel is killed, nbclient notices within a second, papermill
+    # writes the executed copy so far, and the command stops.
     start = time.perf_counter()
     worker = threading.Thread(target=execute, name=f"run {path.stem}", daemon=True)
     worker.start()
@@ -276,29 +235,19 @@ def run_notebook(path: Path, output_dir: Path = DEFAULT_OUTPUT_DIR, settings: di
         while worker.is_alive():
             worker.join(0.2)
     except KeyboardInterrupt:
-        process = getattr(getattr(client.km, "provisioner", None), "process", None)
-        if process is not None:
-            process.kill()
-        worker.join(30)
-        nbformat.write(notebook, output)
-        progress.finish("interrupted")
+        _kill_kernels(started)
+        worker.join(10)
+        print(f"{label}  interrupted in {time.perf_counter() - start:.0f} s", flush=True)
         raise
     seconds = time.perf_counter() - start
     status = outcome.get("status", "failed: the notebook did not finish")
-    progress.finish(status)
-    nbformat.write(notebook, output)
-    figures = save_figures(notebook, figures_dir) if figures_dir is not None and status == "ok" else []
-    return NotebookRun(path.stem, seconds, status, find_headline(notebook), output, figures, applied)
+    print(f"{label}  {status} in {seconds:.0f} s", flush=True)
+    executed = nbformat.read(output, as_version=4) if output.exists() else nbformat.v4.new_notebook()
+    figures = save_figures(executed, figures_dir) if figures_dir is not None and status == "ok" else []
+    return NotebookRun(path.stem, seconds, status, find_headline(executed), output, figures, applied)
 
 
-def _first_error_line(err) -> str:
-    ename, evalue = getattr(err, "ename", ""), getattr(err, "evalue", "")
-    if ename:
-        return f"{ename}: {evalue.splitlines()[0] if evalue else ''}".strip()
-    return str(err).strip().splitlines()[-1]
-
-
-def run_notebooks(paths, output_dir: Path = DEFAULT_OUTPUT_DIR, settings: dict[str, str] | None = None,
+def run_notebooks(paths, output_dir: Path = DEFAULT_OUTPUT_DIR, settings: dict | None = None,
                   figures_dir: Path | None = None, cell_timeout: int | None = None) -> list[NotebookRun]:
     """Run the notebooks in order, each in a fresh kernel, and write ``summary.json`` beside the copies.
 
@@ -313,10 +262,9 @@ def run_notebooks(paths, output_dir: Path = DEFAULT_OUTPUT_DIR, settings: dict[s
     if unknown:
         raise ValueError(f"--set {', '.join(unknown)}: no such setting in the settings cell of "
                          f"{', '.join(Path(p).stem for p in paths)}")
-    runs = []
-    for number, path in enumerate(paths, start=1):
-        runs.append(run_notebook(path, output_dir, settings, figures_dir, cell_timeout,
-                                 label=f"[{number}/{len(paths)}] {Path(path).stem}"))
+    runs = [run_notebook(path, output_dir, settings, figures_dir, cell_timeout,
+                         label=f"[{number}/{len(paths)}] {Path(path).stem}")
+            for number, path in enumerate(paths, start=1)]
     write_summary(runs, Path(output_dir) / "summary.json")
     return runs
 
@@ -338,13 +286,10 @@ def write_summary(runs: list[NotebookRun], path: Path) -> None:
                        "figures": [str(p) for p in run.figures]} for run in runs],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
 
 
 def summary_table(runs: list[NotebookRun]) -> str:
     """The runs as a plain-text table: notebook, seconds, status, headline metric."""
-    from utils.evaluation import format_table
-
     rows = [[run.name, round(run.seconds, 1), run.status, run.headline or "-"] for run in runs]
     return format_table(rows, ["notebook", "seconds", "status", "headline"])
-

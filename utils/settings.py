@@ -38,6 +38,11 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 
 
+def keras_cache_dir() -> Path:
+    """The Keras cache folder (downloaded data sets and weights): ``$KERAS_HOME`` if set, else ``~/.keras``."""
+    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser()
+
+
 def quick_mode() -> bool:
     """Return True when quick mode is on (``QUICK=1``).
 

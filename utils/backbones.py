@@ -1,0 +1,112 @@
+"""The ImageNet backbones of notebook 03 and notebook 04: one table, loading with a clear error offline,
+and each backbone's input preprocessing as a Keras layer.
+
+:data:`BACKBONES` records, for each key, the ``keras.applications`` constructor, the image size its
+ImageNet weights were trained on and how it preprocesses its input. :func:`preprocessing_layer` puts
+that preprocessing inside a model as a standard Keras layer, so every model of this project takes raw
+0-255 RGB images and loads with plain Keras.
+
+Weights come from the Keras cache (``$KERAS_HOME/models``, by default ``~/.keras/models``),
+downloaded there on first use. Where they can be neither found nor downloaded,
+:class:`BackboneWeightsUnavailable` says so in one line and names the offline alternative.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import keras
+
+from utils.settings import DEFAULT_BACKBONE, OFFLINE_BACKBONE, keras_cache_dir  # noqa: F401 (re-exported)
+
+
+@dataclass(frozen=True)
+class Backbone:
+    """One row of the backbone table."""
+
+    key: str
+    constructor: str  # the function in keras.applications
+    weights_size: int  # side, in pixels, of the images its ImageNet weights were trained on
+    preprocessing: str  # "built_in" (the backbone scales 0-255 itself) or "minus_one_to_one"
+    params_millions: float  # without the ImageNet classifier
+    imagenet_top1: float | None  # as published in the Keras Applications table (None: not listed there)
+    options: dict = field(default_factory=dict)  # extra constructor arguments
+
+    def describe(self) -> str:
+        top1 = f", ImageNet top-1 {self.imagenet_top1:.1f}%" if self.imagenet_top1 else ""
+        extra = "".join(f", {name}={value}" for name, value in self.options.items())
+        return (f"{self.key}: keras.applications.{self.constructor}({extra.lstrip(', ')}), "
+                f"{self.params_millions:g} M parameters{top1}, weights for {self.weights_size} px, "
+                f"preprocessing {self.preprocessing}")
+
+
+BACKBONES = {
+    spec.key: spec
+    for spec in (
+        Backbone("efficientnetv2b0", "EfficientNetV2B0", 224, "built_in", 5.9, 78.7),
+        Backbone("mobilenet_v2", "MobileNetV2", 224, "minus_one_to_one", 2.3, 71.3),
+        Backbone("resnet50v2", "ResNet50V2", 224, "minus_one_to_one", 23.6, 76.0),
+        Backbone("convnext_tiny", "ConvNeXtTiny", 224, "built_in", 27.8, 81.3),
+        Backbone(OFFLINE_BACKBONE, "MobileNet", 224, "minus_one_to_one", 0.22, None, {"alpha": 0.25}),
+    )
+}
+
+
+class BackboneWeightsUnavailable(RuntimeError):
+    """A backbone's ImageNet weights are neither in the Keras cache nor downloadable."""
+
+
+def get_backbone(key: str) -> Backbone:
+    if key not in BACKBONES:
+        raise ValueError(f"Unknown backbone {key!r}: choose one of {', '.join(BACKBONES)}.")
+    return BACKBONES[key]
+
+
+def load_backbone(key: str, weights: str | None = "imagenet", include_top: bool = False):
+    """The backbone without its classifier, global-average pooled, for images of any size.
+
+    ``weights="imagenet"`` loads them from the Keras cache or downloads them there;
+    ``weights=None`` gives random weights (for tests and for training from scratch).
+    ``include_top=True`` gives the whole ImageNet classifier instead (1,000 softmax outputs),
+    for images of the size its weights were trained on.
+    """
+    spec = get_backbone(key)
+    constructor = getattr(keras.applications, spec.constructor)
+    shape = dict(input_shape=(spec.weights_size, spec.weights_size, 3)) if include_top else dict(
+        input_shape=(None, None, 3), pooling="avg")
+    try:
+        with warnings.catch_warnings():  # MobileNet notes that it loads its 224-px weights: that is intended
+            warnings.filterwarnings("ignore", message=".*Weights for input shape.*")
+            return constructor(include_top=include_top, weights=weights, **shape, **spec.options)
+    except Exception as err:
+        if weights != "imagenet" or not _is_download_failure(err):
+            raise
+        reason = str(err).split(" -- ")[-1].strip() or type(err).__name__
+        offline = (f"use {OFFLINE_BACKBONE!r} instead (BACKBONE = {OFFLINE_BACKBONE!r} in the notebooks, "
+                   f"--model {OFFLINE_BACKBONE} on the command line), whose weights can be used offline "
+                   "(README, 'Working offline')") if key != OFFLINE_BACKBONE else (
+                   "copy a Keras cache holding its weights and point KERAS_HOME at it (README, 'Working offline')")
+        raise BackboneWeightsUnavailable(
+            f"The ImageNet weights of backbone {key!r} are not in the Keras cache ({keras_cache_dir() / 'models'}) "
+            f"and could not be downloaded ({reason}): connect to the internet once, or {offline}."
+        ) from None
+
+
+def _is_download_failure(err: Exception) -> bool:
+    import urllib.error
+
+    return isinstance(err, urllib.error.URLError | OSError) or "URL fetch failure" in str(err)
+
+
+def preprocessing_layer(key: str, name: str = "preprocess"):
+    """The backbone's own input scaling as a Keras layer that takes raw 0-255 RGB.
+
+    ``minus_one_to_one``: ``Rescaling(1/127.5, offset=-1)``; ``built_in`` (the backbone scales its
+    input itself): ``Identity``. The same layer serves training (notebook 03) and prediction
+    (notebook 04, ``python -m utils predict``).
+    """
+    spec = get_backbone(key)
+    if spec.preprocessing == "minus_one_to_one":
+        return keras.layers.Rescaling(1 / 127.5, offset=-1, name=name)
+    return keras.layers.Identity(name=name)
