@@ -24,8 +24,9 @@ class TimeBudget(keras.callbacks.Callback):
     ``epoch`` is the fractional number of epochs done (for a warm-up counted in epochs). With only
     ``epochs``, this is an ordinary step-based schedule.
 
-    Each epoch's logs (and so the ``History``) get ``learning_rate``, ``epochs_done`` (a budget cut
-    short counts as a fraction) and ``seconds`` (training time so far). Give ``model.fit``
+    Each epoch's logs (and so the ``History``) get ``learning_rate``; at the end the ``History`` also gets,
+    per epoch, ``epochs_done`` (a budget cut short counts as a fraction) and ``seconds`` (training time
+    so far). Give ``model.fit``
     ``epochs=budget.fit_epochs``. After every epoch the number of epochs expected to fit is estimated
     from the latest epoch's time, for :class:`BudgetProgbar`.
     """
@@ -87,6 +88,12 @@ class TimeBudget(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.started = time.perf_counter()
         self.steps_per_epoch = (self.params or {}).get("steps")
+        self.record = {"epochs_done": [], "seconds": []}
+
+    def on_train_end(self, logs=None):
+        history = getattr(self.model, "history", None)  # Keras' History, once an epoch has ended
+        if history is not None and hasattr(history, "history"):
+            history.history.update(self.record)  # in the History, not in the progress bar
 
     def on_train_batch_begin(self, batch, logs=None):
         epoch = self.step / self.steps_per_epoch if self.steps_per_epoch else len(self.epoch_seconds)
@@ -109,8 +116,8 @@ class TimeBudget(keras.callbacks.Callback):
         self.epoch_seconds.append(now - self.epoch_started)
         if logs is not None:
             logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-            logs["epochs_done"] = self.epochs_done
-            logs["seconds"] = self.seconds
+        self.record["epochs_done"].append(self.epochs_done)
+        self.record["seconds"].append(self.seconds)
         if self.seconds_budget is not None and not self.model.stop_training:
             steps = self.step - self.epoch_first_step
             if epoch == 0 and self.warm_time is not None and steps > self.warm_batch + 1:
