@@ -3,12 +3,13 @@
 import types
 
 import keras
+import numpy as np
 import pytest
 
 from utils import callbacks
 
 
-def linear(progress, epoch):
+def linear(progress):
     return 1.0 - progress
 
 
@@ -62,3 +63,59 @@ def test_a_budget_needs_a_limit_and_a_positive_one():
         callbacks.TimeBudget(linear)
     with pytest.raises(ValueError, match="minutes must be positive"):
         callbacks.TimeBudget(linear, minutes=0)
+
+
+class TinyModel:
+    """Two float weights (one 'trainable', one like batch norm's moving mean) and an int counter."""
+
+    def __init__(self):
+        self.weights = [keras.Variable(np.zeros(3, "float32")), keras.Variable(np.ones(2, "float32"), trainable=False),
+                        keras.Variable(np.zeros(1, "int32"), dtype="int32")]
+
+
+def test_lookahead_averages_every_weight_every_few_steps_and_ends_on_the_average():
+    progress = [0.5]
+    lookahead = callbacks.Lookahead(lambda: progress[0], every=2, base=0.9, power=1.0, start_epoch=1)
+    model = TinyModel()
+    lookahead.set_model(model)
+    lookahead.on_train_begin()
+    lookahead.on_epoch_begin(0)
+    for batch in range(4):  # epoch 0: before start_epoch, nothing happens
+        model.weights[0].assign(model.weights[0].numpy() + 1)
+        lookahead.on_train_batch_end(batch)
+    assert lookahead.average is None and model.weights[0].numpy()[0] == 4
+    lookahead.on_epoch_begin(1)
+    lookahead.on_train_batch_end(0)
+    lookahead.on_train_batch_end(1)  # step 6: the average starts as a copy
+    assert [a.tolist() for a in lookahead.average] == [[4.0] * 3, [1.0] * 2], "float weights only, stats included"
+    model.weights[0].assign(np.full(3, 14.0, "float32"))
+    model.weights[1].assign(np.full(2, 3.0, "float32"))
+    lookahead.on_train_batch_end(2)
+    lookahead.on_train_batch_end(3)  # step 8: rho = 0.9 ** 2 * 0.5 = 0.405
+    rho = 0.405
+    np.testing.assert_allclose(model.weights[0].numpy(), rho * 4 + (1 - rho) * 14, rtol=1e-6)
+    np.testing.assert_allclose(model.weights[1].numpy(), rho * 1 + (1 - rho) * 3, rtol=1e-6)
+    averaged = model.weights[0].numpy().copy()
+    model.weights[0].assign(np.full(3, 99.0, "float32"))  # a step after the last averaging...
+    lookahead.on_train_end()  # ...is replaced by the average when training ends (also mid-epoch)
+    np.testing.assert_allclose(model.weights[0].numpy(), averaged)
+
+
+def test_validation_passes_do_not_count_against_the_budget(monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(callbacks.time, "perf_counter", lambda: clock[0])
+    budget = callbacks.TimeBudget(linear, minutes=1, verbose=0)
+    budget.set_model(fake_model())
+    budget.set_params({"steps": 10})
+    budget.on_train_begin()
+    budget.on_epoch_begin(0)
+    for batch in range(10):
+        budget.on_train_batch_begin(batch)
+        clock[0] += 2.0
+        budget.on_train_batch_end(batch)
+    budget.on_test_begin()
+    clock[0] += 25.0  # a long validation pass
+    budget.on_test_end()
+    budget.on_epoch_end(0, {})
+    assert budget.progress() == pytest.approx(20 / 60) and budget.seconds == pytest.approx(20)
+    assert budget.epoch_seconds == [pytest.approx(20)] and budget.planned == 3

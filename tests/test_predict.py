@@ -97,3 +97,22 @@ def test_imagenet_predictor_knows_grace_hopper():
     photo = next(path for path in predict.default_images() if path.name == "grace_hopper.jpg")
     [prediction], failures = predict.predict_files(imagenet, [photo], k=5)
     assert not failures and "military_uniform" in prediction.labels
+
+
+def test_gradcam_and_predictions_work_on_a_model_with_test_time_augmentation(tmp_path):
+    from utils import cnn, evaluation, saving
+
+    images = np.random.default_rng(0).integers(0, 256, (8, 32, 32, 3)).astype("uint8")
+    model = evaluation.tta_model(cnn.fast_cnn(images, 3, widths=(8, 8, 8)))
+    heatmaps = gradcam(model, images[:2])
+    assert heatmaps.shape == (2, 32, 32) and np.isfinite(heatmaps).all() and heatmaps.max() <= 1 + 1e-6
+    path = saving.save_model(model, tmp_path / "cnn.keras", ["a", "b", "c"], recipe="fast")
+    predictor = predict.load_predictor(path)
+    assert predictor.image_size == (32, 32)
+    image = tmp_path / "x.png"
+    from PIL import Image
+
+    Image.fromarray(images[0]).save(image)
+    [prediction], failures = predict.predict_files(predictor, [image], k=3)
+    assert not failures and sorted(prediction.labels) == ["a", "b", "c"]
+    assert abs(sum(prediction.probabilities) - 1) < 1e-4

@@ -83,9 +83,9 @@ def test_first_code_cell_is_a_short_setup_that_works_locally_and_in_colab(path):
 
 #: What a reader must see, as code, in the training notebooks (the lesson is in the notebook).
 LESSON = {
-    "02_cnn_training_cifar10.ipynb": ["keras.Sequential(", "keras.Input(", "layers.Conv2D(", "layers.RandomFlip(",
-                                      "layers.BatchNormalization(", "keras.Model(", ".compile(", ".fit(", "callbacks=[",
-                                      "keras.optimizers.SGD(", "keras.optimizers.Adam(", "label_smoothing="],
+    "02_cnn_training_cifar10.ipynb": ["keras.Sequential(", "keras.Input(", "layers.Conv2D(", "augmented_batches(",
+                                      "layers.BatchNormalization(", "keras.Model(", ".compile(", ".fit(",
+                                      "callbacks = [", "ScaledSGD(", "keras.optimizers.Adam(", "label_smoothing="],
     "03_transfer_learning.ipynb": ["backbone.trainable = False", "backbone(x, training=False)", "layers.Dense(",
                                    "layers.BatchNormalization", "layer.trainable =", ".compile(", ".fit(",
                                    "keras.optimizers.Adam(learning_rate)", "initial_epoch="],

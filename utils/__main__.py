@@ -51,18 +51,24 @@ def _cifar10(args) -> int:
 def _train(args) -> int:
     import keras
 
-    from utils import cnn
+    from utils import ablation, cnn
     from utils.data import cifar10_splits, stratified_subset
     from utils.environment import best_precision
-    from utils.evaluation import evaluate, predict_proba
+    from utils.evaluation import evaluate, predict_proba, tta_model
+    from utils.runner import parse_assignments
     from utils.saving import model_info_path, save_model
     from utils.settings import by_mode, quick_mode
 
     if args.save and not args.save.endswith(".keras"):
         raise ValueError(f"--save {args.save}: the model file must end in .keras")
-    if args.recipe == "baseline" and (args.minutes or args.batch_size):
+    if args.recipe == "baseline" and (args.minutes or args.batch_size or args.without or args.set):
         raise ValueError("the baseline trains a fixed number of --epochs with batches of 64 (no --minutes, "
-                         "no --batch-size); the time budget belongs to --recipe fast")
+                         "--batch-size, --without or --set); those belong to --recipe fast")
+    overrides = ablation.overrides_for(args.without, parse_assignments(args.set))
+    if args.batch_size:
+        overrides["batch_size"] = args.batch_size
+    model_options, train_options, tta_options = ablation.split_arguments(overrides, cnn.fast_cnn, cnn.train_fast,
+                                                                         tta_model)
     quick = quick_mode()
     if args.validation:  # notebook 02's split: choices are made on the validation images, the test set stays unseen
         split = cifar10_splits(train_size=5000 if quick else None)
@@ -76,30 +82,40 @@ def _train(args) -> int:
     evaluated_on = "validation" if args.validation else "test"
     epochs = args.epochs
     if epochs is None and args.minutes is None:
-        epochs = by_mode(full=10 if args.recipe == "baseline" else 12, quick=2)
+        epochs = by_mode(full=10, quick=2)
     limits = [f"budget {args.minutes:g} min"] if args.minutes else []
     limits += [f"at most {epochs} epochs"] if epochs else []
     print(f"recipe {args.recipe} (utils/cnn.py, the code of notebook 02): training on {len(x_train)} images, "
           f"evaluating on {len(x_eval)} {evaluated_on} images" + "".join(f", {x}" for x in limits))
-    keras.utils.set_random_seed(utils.SEED)
+    if overrides:
+        print("changed: " + ", ".join(f"{name}={value!r}" for name, value in overrides.items())
+              + (f" (without {', '.join(args.without)})" if args.without else ""))
+    keras.utils.set_random_seed(utils.SEED if args.seed is None else args.seed)
     start = time.perf_counter()
     if args.recipe == "baseline":
         model = cnn.baseline_cnn(len(class_names))
         history = cnn.train_baseline(model, x_train, y_train, epochs=epochs, verbose=args.verbose)
-        flip_tta, done = False, f"{epochs} epochs"
+        final, done = model, f"{epochs} epochs"
     else:
+        train_options.setdefault("batch_size", 256 if quick else 1024)  # a small slice needs more, smaller steps
         keras.config.set_dtype_policy(best_precision())
-        model = cnn.fast_cnn(x_train, len(class_names))
+        model = cnn.fast_cnn(x_train, len(class_names), **model_options)
         keras.config.set_dtype_policy("float32")
-        batch_size = args.batch_size or (128 if quick else 256)  # a small slice needs more, smaller steps
-        history = cnn.train_fast(model, x_train, y_train, minutes=args.minutes, epochs=epochs, batch_size=batch_size,
-                                 verbose=args.verbose)
-        flip_tta, done = True, f"{history.history['epochs_done'][-1]:.1f} epochs of batches of {batch_size}"
-    seconds = time.perf_counter() - start
-    accuracy = evaluate(predict_proba(model, x_eval, flip_tta=flip_tta), y_eval, class_names).accuracy
+        history = cnn.train_fast(model, x_train, y_train, minutes=args.minutes, epochs=epochs, verbose=args.verbose,
+                                 **train_options)
+        final = tta_model(model, **tta_options)  # what is saved, and what the accuracy below measures
+        done = f"{history.history['epochs_done'][-1]:.1f} epochs of batches of {train_options['batch_size']}"
+    seconds = history.history["seconds"][-1] if "seconds" in history.history else time.perf_counter() - start
+    accuracy = evaluate(predict_proba(final, x_eval), y_eval, class_names).accuracy
+    if args.recipe == "fast":  # what test-time augmentation is worth on this model
+        views = {"one view": model, "mirror": tta_model(model, shifts=False), "six views": tta_model(model)}
+        print(f"{evaluated_on} accuracy by test-time augmentation: " + ", ".join(
+            f"{name} {evaluate(predict_proba(view, x_eval), y_eval, class_names).accuracy:.4f}"
+            for name, view in views.items()))
     if args.save:
-        save_model(model, args.save, class_names, recipe=args.recipe, flip_tta=flip_tta,
-                   train_seconds=round(seconds, 1), **{f"{evaluated_on}_accuracy": round(accuracy, 4)})
+        save_model(final, args.save, class_names, recipe=args.recipe, train_seconds=round(seconds, 1),
+                   **{f"{evaluated_on}_accuracy": round(accuracy, 4)},
+                   **({"changed": {k: repr(v) for k, v in overrides.items()}} if overrides else {}))
         print(f"saved {args.save} (+ {model_info_path(args.save).name})")
     print(f"trained {done}")
     print(f"{evaluated_on}_accuracy={accuracy:.4f} train_seconds={seconds:.0f} params={model.count_params()}")
@@ -234,6 +250,8 @@ def main(argv=None) -> int:
     cifar = commands.add_parser("cifar10", help="load CIFAR-10 and print shapes, class counts and load time")
     cifar.add_argument("--source", help="a local copy (folder or .tar.gz); default: $CIFAR10_DIR, else download")
     cifar.set_defaults(run=_cifar10)
+    from utils.ablation import INGREDIENTS
+
     train = commands.add_parser(
         "train", help="train notebook 02's CNN on CIFAR-10 and print its accuracy and seconds",
         description="Train a CNN of notebook 02 (the code of its #@save cells, in utils/cnn.py) on CIFAR-10. "
@@ -243,10 +261,17 @@ def main(argv=None) -> int:
     train.add_argument("--recipe", choices=["baseline", "fast"], default="fast")
     train.add_argument("--minutes", type=float, help="time budget for training; the schedule is fitted into it")
     train.add_argument("--epochs", type=int, help="number of epochs (at most this many with --minutes)")
-    train.add_argument("--batch-size", type=_positive, help="images per step for --recipe fast (default 256; the "
+    train.add_argument("--batch-size", type=_positive, help="images per step for --recipe fast (default 1024; the "
                        "peak learning rate scales with it)")
+    train.add_argument("--seed", type=int, help=f"random seed of the weights and the augmentation (default "
+                       f"{utils.SEED}, the notebooks'); repeat a run with other seeds to see its spread")
     train.add_argument("--validation", action="store_true",
                        help="hold out notebook 02's validation images and report accuracy on them, not on the test set")
+    train.add_argument("--without", action="append", default=[], metavar="INGREDIENT",
+                       help="train the fast recipe without this ingredient (repeatable): " + ", ".join(INGREDIENTS))
+    train.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                       help="change an argument of notebook 02's fast_cnn, train_fast or of the test-time "
+                            "augmentation, e.g. --set widths=(32,128,128) (repeatable)")
     train.add_argument("--save", metavar="PATH.keras", help="save the trained model and its class names")
     train.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1,
                        help="Keras progress output: 1 progress bar (default), 2 one line per epoch, 0 none")

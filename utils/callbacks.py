@@ -2,10 +2,14 @@
 time budget, and the progress bar that goes with it.
 
 ``TimeBudget(schedule, minutes=10)`` sets the learning rate before every training step to
-``schedule(progress, epoch)``, where ``progress`` runs from 0 to 1 over the budget, and stops training
+``schedule(progress)``, where ``progress`` runs from 0 to 1 over the budget, and stops training
 when the budget is spent (within an epoch if need be). Because progress is measured in seconds, the
 decay ends exactly when the time does, however fast or slow each epoch turns out, and no part of the
-budget is left unused on a machine whose speed changes mid-run.
+budget is left unused on a machine whose speed changes mid-run. Validation passes during ``fit`` do not
+count against the budget.
+
+``Lookahead`` keeps a moving average of the weights and puts it back into the model every few steps,
+which lets the learning rate stay high while the weights settle.
 """
 
 from __future__ import annotations
@@ -19,10 +23,9 @@ import keras
 class TimeBudget(keras.callbacks.Callback):
     """Learning rate by progress through a budget of ``minutes`` and/or ``epochs``; stops at its end.
 
-    ``schedule(progress, epoch)`` gives the learning rate, ``progress`` being the larger of two
-    fractions: of the time budget used so far, and of the ``epochs`` x steps-per-epoch steps done;
-    ``epoch`` is the fractional number of epochs done (for a warm-up counted in epochs). With only
-    ``epochs``, this is an ordinary step-based schedule.
+    ``schedule(progress)`` gives the learning rate, ``progress`` being the larger of two fractions: of
+    the time budget used so far (validation passes excepted), and of the ``epochs`` x steps-per-epoch
+    steps done. With only ``epochs``, this is an ordinary step-based schedule.
 
     Each epoch's logs (and so the ``History``) get ``learning_rate``; at the end the ``History`` also gets,
     per epoch, ``epochs_done`` (a budget cut short counts as a fraction) and ``seconds`` (training time
@@ -43,7 +46,9 @@ class TimeBudget(keras.callbacks.Callback):
         self.planned = epochs if minutes is None else None  # epochs expected to fit (None: not known yet)
         self.steps_per_epoch = None
         self.step = 0
-        self.started = self.warm_time = self.last_batch_time = None
+        self.started = self.warm_time = self.last_batch_time = self.test_started = None
+        self.paused = 0.0  # seconds spent on validation passes, which the budget does not count
+        self.trained_seconds = 0.0
         self.epoch_seconds = []
 
     @property
@@ -60,16 +65,17 @@ class TimeBudget(keras.callbacks.Callback):
 
     @property
     def seconds(self) -> float:
-        """Training seconds so far (from the start of ``fit`` to the last step)."""
-        if self.started is None:
-            return 0.0
-        return (self.last_batch_time or self.started) - self.started
+        """Training seconds so far: from the start of ``fit`` to the last step, validation passes excepted."""
+        return self.trained_seconds
+
+    def _elapsed(self) -> float:
+        return time.perf_counter() - self.started - self.paused
 
     def progress(self) -> float:
         """How far through the schedule training is, from 0 to 1."""
         done = 0.0
         if self.seconds_budget is not None:
-            done = (time.perf_counter() - self.started) / self.seconds_budget
+            done = self._elapsed() / self.seconds_budget
         if self.max_epochs:
             if self.steps_per_epoch:
                 done = max(done, self.step / (self.max_epochs * self.steps_per_epoch))
@@ -79,7 +85,7 @@ class TimeBudget(keras.callbacks.Callback):
 
     def _expect(self, epochs_done, epoch_seconds):
         """Estimate how many epochs the budget holds, for the progress display."""
-        remaining = self.seconds_budget - (time.perf_counter() - self.started)
+        remaining = self.seconds_budget - self._elapsed()
         expected = epochs_done + max(0, math.ceil(remaining / epoch_seconds - 0.05))
         if self.max_epochs:
             expected = min(expected, self.max_epochs)
@@ -96,24 +102,33 @@ class TimeBudget(keras.callbacks.Callback):
             history.history.update(self.record)  # in the History, not in the progress bar
 
     def on_train_batch_begin(self, batch, logs=None):
-        epoch = self.step / self.steps_per_epoch if self.steps_per_epoch else len(self.epoch_seconds)
-        self.model.optimizer.learning_rate = self.schedule(self.progress(), epoch)
+        self.model.optimizer.learning_rate = self.schedule(self.progress())
 
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1
         self.last_batch_time = time.perf_counter()
+        self.trained_seconds = self.last_batch_time - self.started - self.paused
         if batch == min(4, (self.steps_per_epoch or 5) - 1):  # the first steps trace the graph: time from here
             self.warm_time, self.warm_batch = self.last_batch_time, batch
         if self.progress() >= 1.0:
             self.model.stop_training = True  # the schedule has reached its end
 
+    def on_test_begin(self, logs=None):  # a validation pass inside fit: the clock stops
+        self.test_started = time.perf_counter()
+
+    def on_test_end(self, logs=None):
+        if self.test_started is not None:
+            self.paused += time.perf_counter() - self.test_started
+            self.test_started = None
+
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch_started = time.perf_counter()
+        self.epoch_paused = self.paused
         self.epoch_first_step = self.step
 
     def on_epoch_end(self, epoch, logs=None):
         now = time.perf_counter()
-        self.epoch_seconds.append(now - self.epoch_started)
+        self.epoch_seconds.append(now - self.epoch_started - (self.paused - self.epoch_paused))
         if logs is not None:
             logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         self.record["epochs_done"].append(self.epochs_done)
@@ -121,9 +136,8 @@ class TimeBudget(keras.callbacks.Callback):
         if self.seconds_budget is not None and not self.model.stop_training:
             steps = self.step - self.epoch_first_step
             if epoch == 0 and self.warm_time is not None and steps > self.warm_batch + 1:
-                # a steady epoch from the steps after the first few (graph tracing), plus the validation pass
-                per_step = (self.last_batch_time - self.warm_time) / (steps - 1 - self.warm_batch)
-                estimate = per_step * steps + (now - self.last_batch_time)
+                # a steady epoch from the steps after the first few (graph tracing)
+                estimate = (self.last_batch_time - self.warm_time) / (steps - 1 - self.warm_batch) * steps
             else:
                 estimate = self.epoch_seconds[-1]
             before = self.planned
@@ -155,3 +169,62 @@ class BudgetProgbar(keras.callbacks.ProgbarLogger):
             self.progbar.update(self.seen, list((logs or {}).items()), finalize=True)  # show the steps done
         else:
             super().on_epoch_end(epoch, logs)
+
+
+class Lookahead(keras.callbacks.Callback):
+    """Every ``every`` steps from epoch ``start_epoch`` on: ``average = rho * average + (1 - rho) * weights``,
+    then ``weights = average``, with ``rho = base ** every * progress() ** power``.
+
+    The averaging grows stronger as training goes on (``progress`` runs from 0 to 1, e.g. a
+    :class:`TimeBudget`'s), so the weights move freely early and settle late. Every floating-point weight
+    of the model is averaged, batch normalisation's moving mean and variance included, so that the
+    statistics match the averaged weights. The average is put into the model at the end of every epoch,
+    before each validation pass and when training ends, also when a time budget ends it within an epoch.
+    (Keras' own ``use_ema`` averages only the trainable weights, with a fixed momentum, and swaps them in
+    only at the end.)
+    """
+
+    def __init__(self, progress, every: int = 5, base: float = 0.95, power: float = 3.0, start_epoch: int = 3):
+        super().__init__()
+        self.progress, self.every, self.base, self.power, self.start_epoch = progress, every, base, power, start_epoch
+        self.average = None
+        self.steps = 0
+        self.epoch = 0
+
+    def _weights(self):
+        return [w for w in self.model.weights if "float" in str(w.dtype)]
+
+    def on_train_begin(self, logs=None):
+        self.average, self.steps = None, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+        if self.epoch < self.start_epoch or self.steps % self.every:
+            return
+        weights = self._weights()
+        if self.average is None:
+            self.average = [keras.ops.convert_to_numpy(w).copy() for w in weights]
+            return
+        rho = self.base ** self.every * min(1.0, self.progress()) ** self.power
+        for average, weight in zip(self.average, weights, strict=True):
+            average *= rho
+            average += (1 - rho) * keras.ops.convert_to_numpy(weight)
+            weight.assign(average)
+
+    def put_average(self):
+        """Put the average into the model (once averaging has started)."""
+        if self.average is not None:
+            for average, weight in zip(self.average, self._weights(), strict=True):
+                weight.assign(average)
+
+    def on_test_begin(self, logs=None):  # validation sees the averaged weights
+        self.put_average()
+
+    def on_epoch_end(self, epoch, logs=None):  # each epoch ends on the average, as in the recipe it comes from
+        self.put_average()
+
+    def on_train_end(self, logs=None):
+        self.put_average()

@@ -33,10 +33,15 @@ def _is_feature_map(tensor) -> bool:
 
 def gradcam(model, images, class_indices=None) -> np.ndarray:
     """Heat maps (values 0-1, one per image, at the model's input size) for ``class_indices``
-    (default: each image's top-1 class). ``images`` are what the model takes: raw 0-255 RGB."""
+    (default: each image's top-1 class). ``images`` are what the model takes: raw 0-255 RGB. For a model
+    with test-time augmentation built in (:func:`utils.evaluation.tta_model`), the maps are those of the
+    network on the image itself, for its class scores before the softmax."""
     import keras
     import tensorflow as tf
 
+    from utils.evaluation import single_view
+
+    model = single_view(model)  # a model with test-time augmentation: its single-view network (logits)
     x = tf.convert_to_tensor(np.asarray(images, dtype="float32"))
     with tf.GradientTape() as tape:
         tape.watch(x)  # frozen (non-trainable) layers are recorded too

@@ -17,11 +17,20 @@ def model_info_path(model_path) -> Path:
 
 
 def save_model(model, path, class_names, **info) -> Path:
-    """Save ``model`` as ``.keras`` and its class names (plus ``info``) in a JSON file beside it."""
+    """Save ``model`` as ``.keras`` and its class names (plus ``info``) in a JSON file beside it.
+
+    The file holds the model for prediction: its layers and weights, not the optimizer it was compiled
+    with (a prediction does not need it, and an optimizer of this project's own would stop plain Keras
+    from loading the file).
+    """
+    import keras
+
     path = Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"{path}: save models with the .keras ending (Keras 3 format).")
     path.parent.mkdir(parents=True, exist_ok=True)
+    if getattr(model, "optimizer", None) is not None:  # the same layers and weights, uncompiled
+        model = keras.Model(model.input, model.output, name=model.name)
     model.save(path)
     model_info_path(path).write_text(json.dumps({"class_names": list(class_names), **info}, indent=2) + "\n")
     return path

@@ -1,4 +1,5 @@
-"""Weights computed from the data instead of learned: the patch-whitening kernel of notebook 02's stem.
+"""Weights set by rule instead of learned from scratch: the patch-whitening kernel of notebook 02's stem,
+computed from the data, and the identity ("Dirac") start of its later convolutions.
 
 The eigenvectors of the covariance of small pixel patches, scaled by one over the square root of
 their eigenvalues, decorrelate neighbouring pixels and colours and give every direction unit
@@ -32,3 +33,21 @@ def patch_whitening_kernel(images, mean=0.0, std=1.0, size: int = 2, epsilon: fl
     filters = eigenvectors.T / np.sqrt(eigenvalues + epsilon)[:, None]  # (size*size*c, size*size*c)
     filters = np.concatenate([filters, -filters])  # both signs
     return filters.reshape(-1, size, size, channels).transpose(1, 2, 3, 0).astype("float32")
+
+
+def identity_init(conv) -> None:
+    """Start a built ``Conv2D`` as an identity map where it can: its first filters copy the input channels.
+
+    Filter ``i`` (for ``i`` below both the input and the output channel counts) gets a single 1 at the
+    centre of its window on input channel ``i``, and zeros elsewhere (the "Dirac" initialisation); the
+    other filters keep their random start. A block of such convolutions starts out passing its input
+    through, like a residual connection, which makes early training faster.
+    """
+    from keras import ops
+
+    kernel = ops.convert_to_numpy(conv.kernel).copy()
+    height, width, channels_in, channels_out = kernel.shape
+    count = min(channels_in, channels_out)
+    kernel[:, :, :, :count] = 0
+    kernel[height // 2, width // 2, np.arange(count), np.arange(count)] = 1
+    conv.kernel.assign(kernel)
