@@ -13,10 +13,13 @@ from PIL import Image
 HEIGHT, WIDTH = 12, 16
 
 
-def rgb_pixels() -> np.ndarray:
+def rgb_pixels(variant: int = 0) -> np.ndarray:
+    """The test picture; a ``variant`` above 0 changes its top-left pixel, so that files differ byte for byte."""
     pixels = np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8)
     pixels[:, : WIDTH // 2] = (220, 20, 20)
     pixels[:, WIDTH // 2:] = (20, 20, 220)
+    if variant:
+        pixels[0, 0] = (variant * 37 % 256, variant * 91 % 256, variant * 53 % 256)
     return pixels
 
 
@@ -35,9 +38,9 @@ def write_png16(path: Path, array: np.ndarray) -> Path:
     return path
 
 
-def write_kind(path: Path, kind: str) -> Path:
-    """Write the test picture as ``kind``; ``path`` should carry a fitting ending."""
-    image = Image.fromarray(rgb_pixels())
+def write_kind(path: Path, kind: str, variant: int = 0) -> Path:
+    """Write the test picture (its ``variant``) as ``kind``; ``path`` should carry a fitting ending."""
+    image = Image.fromarray(rgb_pixels(variant))
     if kind == "jpeg":
         image.save(path, quality=95)
     elif kind == "png":
@@ -45,15 +48,16 @@ def write_kind(path: Path, kind: str) -> Path:
     elif kind == "rgba":  # top half fully transparent
         alpha = np.full((HEIGHT, WIDTH), 255, dtype=np.uint8)
         alpha[: HEIGHT // 2] = 0
-        Image.fromarray(np.dstack([rgb_pixels(), alpha])).save(path)
+        alpha[-1, -1] = variant % 200  # the top-left pixel is transparent: vary the alpha too
+        Image.fromarray(np.dstack([rgb_pixels(variant), alpha])).save(path)
     elif kind == "gray":
         image.convert("L").save(path)
     elif kind == "palette_gif":
         image.convert("P", palette=Image.Palette.ADAPTIVE, colors=4).save(path)
     elif kind == "gray16":
-        write_png16(path, rgb_pixels()[..., 0].astype(np.uint16) * 257)
+        write_png16(path, rgb_pixels(variant)[..., 0].astype(np.uint16) * 257)
     elif kind == "rgb16":
-        write_png16(path, rgb_pixels().astype(np.uint16) * 257)
+        write_png16(path, rgb_pixels(variant).astype(np.uint16) * 257)
     elif kind == "cmyk_jpeg":
         image.convert("CMYK").save(path, quality=95)
     elif kind == "bmp":
@@ -104,15 +108,15 @@ ENDINGS = {"jpeg": ".jpg", "cmyk_jpeg": ".jpg", "exif_rotated": ".jpg", "palette
 def write_messy_folder(root: Path) -> Path:
     """Three classes of 10 readable images in mixed modes (11 dogs: one is WebP), plus everything users leave lying
     around."""
-    for name in ("cats", "dogs", "fish"):
+    for number, name in enumerate(("cats", "dogs", "fish")):
         (root / name).mkdir(parents=True)
-        for i, kind in enumerate(GOOD_KINDS):
-            write_kind(root / name / f"{i:02d}-{kind}{ENDINGS.get(kind, '.png')}", kind)
+        for i, kind in enumerate(GOOD_KINDS):  # every file different (no duplicates for the dataset doctor)
+            write_kind(root / name / f"{i:02d}-{kind}{ENDINGS.get(kind, '.png')}", kind, variant=1 + 10 * number + i)
     (root / ".ipynb_checkpoints").mkdir()  # hidden folder: not a class
     write_kind(root / ".ipynb_checkpoints" / "x.png", "png")
     (root / "README.md").write_text("my pets\n")  # file outside class folders
     (root / "cats" / "notes.txt").write_text("stray text\n")
-    write_kind(root / "dogs" / "photo.webp", "webp")  # an image Keras' own folder reader would skip: read here
+    write_kind(root / "dogs" / "photo.webp", "webp", variant=99)  # an image Keras' own folder reader would skip: read here
     (root / "cats" / ".thumbnails").mkdir()  # a hidden folder inside a class: skipped
     write_kind(root / "cats" / ".thumbnails" / "x.png", "png")
     write_bad(root / "cats" / "broken.jpg", "truncated_jpeg")

@@ -57,7 +57,7 @@ def test_validation_split_is_reproducible_and_disjoint(tmp_path):
     for name in ("a", "b"):
         (root / name).mkdir(parents=True)
         for i in range(10):
-            write_kind(root / name / f"{i}.png", "png")
+            write_kind(root / name / f"{i}.png", "png", variant=1 + i + 10 * (name == "b"))
 
     def split_files(seed):
         data = image_folder_datasets(root, image_size=(8, 8), validation_split=0.3, seed=seed, verbose=False)
@@ -71,11 +71,13 @@ def test_validation_split_is_reproducible_and_disjoint(tmp_path):
 
 
 def test_train_val_test_folders_are_used_as_given(tmp_path):
+    variant = 0
     for split, count in (("train", 4), ("val", 2), ("test", 3)):
         for name in ("x", "y"):
             (tmp_path / split / name).mkdir(parents=True)
             for i in range(count):
-                write_kind(tmp_path / split / name / f"{i}.png", "png")
+                variant += 1
+                write_kind(tmp_path / split / name / f"{i}.png", "png", variant)
     data = image_folder_datasets(tmp_path, image_size=(8, 8), batch_size=2, verbose=False)
     assert data.class_names == ["x", "y"]
     assert len(data.train.file_paths) == 8 and len(data.val.file_paths) == 4 and len(data.test.file_paths) == 6
@@ -120,10 +122,12 @@ def test_class_folders_ignores_hidden_and_files(tmp_path):
 
 
 def make_classes(root, counts):
+    variant = 0
     for name, count in counts.items():
         (root / name).mkdir(parents=True)
         for i in range(count):
-            write_kind(root / name / f"{i}.png", "png")
+            variant += 1  # every file different
+            write_kind(root / name / f"{i}.png", "png", variant)
     return root
 
 

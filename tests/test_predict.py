@@ -71,6 +71,34 @@ def test_missing_model_and_bad_model_names():
         predict.load_predictor("resnet9000")
 
 
+def test_a_model_saved_elsewhere_predicts_with_labels_or_class_indices(tmp_path):
+    import subprocess
+    import sys
+
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Rescaling(1 / 255)(inputs))
+    keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x)).save(tmp_path / "theirs.keras")  # no JSON
+    plain = predict.load_predictor(tmp_path / "theirs.keras")
+    assert plain.class_names == ["class 0", "class 1", "class 2"] and "--labels" in plain.info["note"]
+    (tmp_path / "labels.txt").write_text("apple\nbanana\n\ncherry\n")
+    assert predict.load_predictor(tmp_path / "theirs.keras", tmp_path / "labels.txt").class_names == [
+        "apple", "banana", "cherry"]
+    (tmp_path / "two.txt").write_text("apple\nbanana\n")
+    with pytest.raises(ValueError, match="names 2 classes but theirs.keras has 3 outputs"):
+        predict.load_predictor(tmp_path / "theirs.keras", tmp_path / "two.txt")
+    with pytest.raises(FileNotFoundError, match="cannot read it"):
+        predict.load_predictor(tmp_path / "theirs.keras", tmp_path / "none.txt")
+    write_kind(tmp_path / "fruit.png", "png")
+    result = subprocess.run([sys.executable, "-m", "utils", "predict", str(tmp_path / "fruit.png"), "--model",
+                             str(tmp_path / "theirs.keras"), "--labels", str(tmp_path / "labels.txt"), "--top", "3"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert {"apple", "banana", "cherry"} <= set(result.stdout.split()) and "note:" not in result.stderr
+    result = subprocess.run([sys.executable, "-m", "utils", "predict", str(tmp_path / "fruit.png"), "--model",
+                             str(tmp_path / "theirs.keras")], capture_output=True, text=True)
+    assert result.returncode == 0 and "class 2" in result.stdout and "note:" in result.stderr
+
+
 def test_gradcam_on_a_flat_cnn_highlights_the_evidence():
     keras.utils.set_random_seed(0)
     inputs = keras.Input((16, 16, 3))

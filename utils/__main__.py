@@ -150,14 +150,25 @@ def _export(args) -> int:
 
 
 def _check_dataset(args) -> int:
+    from utils.doctor import write_report
     from utils.folders import DatasetFolderError, check_dataset
 
+    start = time.perf_counter()
     try:
-        check = check_dataset(args.directory, validation_split=args.validation_split, min_images=args.min_images)
+        check = check_dataset(args.directory, validation_split=args.validation_split, min_images=args.min_images,
+                              near_duplicates=args.near_duplicates)
     except DatasetFolderError as err:  # the path itself is wrong
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(check.report())
+    images = sum(len(scan.facts) for scan in check.scans.values())
+    print(f"({images} image files read in {time.perf_counter() - start:.1f} s)")
+    if args.report:
+        try:
+            print(f"findings written to {write_report(check.findings, args.report)} ({len(check.findings)} rows)")
+        except OSError as err:
+            print(f"error: cannot write --report {args.report}: {err.strerror or err}", file=sys.stderr)
+            return 2
     if args.strict and check.unreadable:
         print(f"--strict: {len(check.unreadable)} unreadable file(s) count as a problem")
         return 1
@@ -171,10 +182,12 @@ def _predict(args) -> int:
     from utils.backbones import BackboneWeightsUnavailable
 
     try:
-        predictor = predict.load_predictor(args.model)
+        predictor = predict.load_predictor(args.model, args.labels)
     except (predict.ModelNotAvailable, BackboneWeightsUnavailable, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if "note" in predictor.info:
+        print(f"note: {predictor.info['note']}", file=sys.stderr)
     paths = predict.image_paths(args.paths)
     if not paths:
         print(f"error: no image files in {' '.join(args.paths)}", file=sys.stderr)
@@ -290,16 +303,24 @@ def main(argv=None) -> int:
     export_parser.add_argument("--check", action="store_true", help="exit 1 if a module differs from its notebook")
     export_parser.set_defaults(run=_export)
     check = commands.add_parser(
-        "check-dataset", help="check a folder-per-class data set: classes, counts, unreadable files, problems",
-        description="Check a folder-per-class data set before training. Only reads the files. Exit status: "
-                    "0 usable (unreadable files are listed and will be skipped), 1 problems that would stop "
-                    "training, 2 the path is not a folder.")
+        "check-dataset", help="the dataset doctor: classes, counts, unreadable files, duplicates, folders that "
+                              "are not classes, imbalance",
+        description="Check a folder-per-class data set before training: classes and counts, unreadable files, "
+                    "byte-identical files (within a class, across classes, across the train/validation split), "
+                    "optionally near-duplicates, folders that are probably not classes, class imbalance with "
+                    "class weights, files whose content is not what their ending says, animated and very small "
+                    "images. Only reads the files. Exit status: 0 usable (warnings and skipped files are listed), "
+                    "1 problems that would stop training or make it wrong, 2 the path is not a folder.")
     check.add_argument("directory", metavar="DIR", help="folder with one sub-folder of images per class "
                        "(or train/, val/, test/ folders that each hold them)")
     check.add_argument("--validation-split", type=float, default=0.2,
                        help="fraction held out for validation when DIR has no val/ folder (default 0.2)")
     check.add_argument("--min-images", type=int, default=2, help="fewest readable images a class may have")
     check.add_argument("--strict", action="store_true", help="exit 1 also when some files are unreadable")
+    check.add_argument("--near-duplicates", action="store_true",
+                       help="also find near-identical images (resized or re-encoded copies) by a perceptual hash")
+    check.add_argument("--report", metavar="FILE", help="write the findings to FILE, one row each: JSON if FILE "
+                       "ends in .json, else CSV")
     check.set_defaults(run=_check_dataset)
     from utils.settings import DEFAULT_BACKBONE, OFFLINE_BACKBONE  # not utils.backbones: it loads TensorFlow
 
@@ -311,7 +332,10 @@ def main(argv=None) -> int:
                       help="image files or folders (searched recursively); default: DATASET/ and the sample photos")
     pred.add_argument("--model", default=DEFAULT_BACKBONE,
                       help=f"a backbone key for its ImageNet classifier (default {DEFAULT_BACKBONE}; "
-                           f"{OFFLINE_BACKBONE} works offline) or a .keras model saved by notebook 02 or 03")
+                           f"{OFFLINE_BACKBONE} works offline) or a .keras model: saved by notebook 02 or 03, "
+                           "or anywhere else if it takes raw 0-255 RGB images")
+    pred.add_argument("--labels", metavar="FILE", help="class names of a .keras model saved without this project's "
+                      "JSON file, one per line in output order (without them: class indices)")
     pred.add_argument("--top", type=_positive, default=5, metavar="K", help="classes shown per image (default 5)")
     pred.add_argument("--csv", metavar="FILE", help="also write path,rank,label,probability rows to FILE")
     pred.add_argument("--batch-size", type=_positive, default=32, help="images per model call (default 32)")

@@ -25,7 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from utils.images import IMAGE_EXTENSIONS, ImageLoadError, load_image
+from utils.doctor import Finding, examine, imbalance, inspect_file
+from utils.doctor import _Image as _DoctorImage
+from utils.images import IMAGE_EXTENSIONS, load_image
 from utils.settings import SEED
 
 _SPLIT_FOLDERS = {"train": "train", "val": "val", "validation": "val", "test": "test"}
@@ -49,6 +51,7 @@ class FolderScan:
     images: dict[str, list[Path]] = field(default_factory=dict)
     unreadable: list[tuple[Path, str]] = field(default_factory=list)
     ignored: list[tuple[Path, str]] = field(default_factory=list)
+    facts: dict = field(default_factory=dict)  # Path -> utils.doctor.FileFacts, when the images were read
 
     @property
     def counts(self) -> dict[str, int]:
@@ -76,12 +79,13 @@ def class_folders(directory) -> list[str]:
                   if entry.is_dir() and not entry.name.startswith("."))
 
 
-def scan_image_folder(directory, check_images: bool = True) -> FolderScan:
+def scan_image_folder(directory, check_images: bool = True, near_duplicates: bool = False) -> FolderScan:
     """List the classes and images of a folder-per-class data set, and find problem files.
 
     Visible top-level folders are classes; their visible sub-folders are searched too. With
-    ``check_images`` every image is decoded once (in parallel) so that truncated, empty or
-    mislabelled files are found before training.
+    ``check_images`` every image is read once (in parallel, :func:`utils.doctor.inspect_file`) so that
+    truncated, empty or mislabelled files are found before training, and its facts (digest, format,
+    size; with ``near_duplicates`` a perceptual hash) are kept in ``facts`` for the dataset doctor.
     """
     root = _existing_folder(directory)
     names = class_folders(root)
@@ -110,43 +114,51 @@ def scan_image_folder(directory, check_images: bool = True) -> FolderScan:
                 else:
                     scan.ignored.append((path, "not an image file"))
 
-    problems = {}
     if check_images and candidates:
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-            for (_, path), problem in zip(candidates, pool.map(_problem, (p for _, p in candidates)), strict=True):
-                if problem:
-                    problems[path] = problem
+            paths = [path for _, path in candidates]
+            scan.facts = dict(zip(paths, pool.map(lambda p: inspect_file(p, near_duplicates), paths), strict=True))
     for name, path in candidates:
-        if path in problems:
-            scan.unreadable.append((path, problems[path]))
+        problem = scan.facts[path].problem if path in scan.facts else None
+        if problem:
+            scan.unreadable.append((path, problem))
         else:
             scan.images.setdefault(name, []).append(path)
     return scan
 
 
-def _problem(path: Path):
-    """The reason ``path`` cannot be used for training, or None when it can."""
-    try:
-        load_image(path)
-    except ImageLoadError as err:
-        return err.reason
-    return None
-
-
 @dataclass
 class DatasetCheck:
-    """What :func:`check_dataset` found: the scans of each split and what would stop training.
+    """What :func:`check_dataset` found: the scans of each split and the doctor's findings.
 
-    ``problems`` would stop training (no class folders, a class without readable images, a
-    class too small for the validation split); ``warnings`` would not (unreadable files are
-    skipped, other files ignored). ``usable`` is True when there are no problems.
+    Each :class:`utils.doctor.Finding` has a severity. Problems would stop training or make it wrong (no
+    class folders, a class without readable images or too small for the validation split, one image under
+    two labels, a folder that is not a class); warnings would not (unreadable files are skipped,
+    duplicates, imbalance); infos are for the record. ``usable`` is True when there are no problems.
     """
 
     root: Path
     scans: dict[str, FolderScan]
     validation_split: float
-    problems: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    def add(self, severity: str, kind: str, message: str, fix: str = "", paths=()) -> None:
+        self.findings.append(Finding(severity, kind, message, fix, tuple(paths)))
+
+    def _texts(self, severity: str) -> list[str]:
+        return [str(finding) for finding in self.findings if finding.severity == severity]
+
+    @property
+    def problems(self) -> list[str]:
+        return self._texts("problem")
+
+    @property
+    def warnings(self) -> list[str]:
+        return self._texts("warning")
+
+    @property
+    def infos(self) -> list[str]:
+        return self._texts("info")
 
     @property
     def usable(self) -> bool:
@@ -169,6 +181,7 @@ class DatasetCheck:
             if name != "all":
                 lines.append(f"[{name}]")
             lines.append(scan.report())
+        lines += [f"info: {text}" for text in self.infos]
         lines += [f"warning: {text}" for text in self.warnings]
         lines += [f"problem: {text}" for text in self.problems]
         if self.usable:
@@ -198,14 +211,15 @@ def split_folders(directory) -> dict[str, Path]:
 
 
 def check_dataset(directory, validation_split: float = 0.2, check_images: bool = True,
-                  min_images: int = 2) -> DatasetCheck:
-    """Check a folder-per-class data set before training; the user's files are only read.
+                  min_images: int = 2, near_duplicates: bool = False, seed: int = SEED) -> DatasetCheck:
+    """Check a folder-per-class data set before training (the dataset doctor); the user's files are only read.
 
     Lists the classes (hidden folders such as ``.ipynb_checkpoints`` are not classes) with their
     readable image counts, every unreadable image and every other file with the reason, and
-    the problems that would stop training. A class is too small when it has fewer than
+    the findings of :mod:`utils.doctor` (duplicates, folders that are not classes, imbalance, file
+    kinds; near-duplicates with ``near_duplicates``). A class is too small when it has fewer than
     ``min_images`` readable images, or so few that the validation split (about
-    ``validation_split`` of each class) would leave it with no validation image.
+    ``validation_split`` of each class, chosen with ``seed``) would leave it with no validation image.
     Raises :class:`DatasetFolderError` only for a path that is not a folder.
     """
     if not 0 <= validation_split < 1:
@@ -215,14 +229,14 @@ def check_dataset(directory, validation_split: float = 0.2, check_images: bool =
     check = DatasetCheck(root=root, scans={}, validation_split=validation_split if not splits else 0.0)
     try:
         for split, path in (splits or {"all": root}).items():
-            check.scans[split] = scan_image_folder(path, check_images)
+            check.scans[split] = scan_image_folder(path, check_images, near_duplicates)
     except DatasetFolderError as err:
-        check.problems.append(str(err))
+        check.add("problem", "no-classes", str(err))
         return check
     main = check.scans.get("train", check.scans.get("all"))
     if len(main.class_names) < 2:
-        check.problems.append(f"{main.root} has {len(main.class_names)} class folder(s): a classifier needs at "
-                              "least 2, one sub-folder per class.")
+        check.add("problem", "too-few-classes", f"{main.root} has {len(main.class_names)} class folder(s): a "
+                  "classifier needs at least 2, one sub-folder per class.")
     smallest = min_images
     if "all" in check.scans and validation_split:
         smallest = max(min_images, math.ceil(1 / validation_split), math.ceil(1 / (1 - validation_split)))
@@ -230,26 +244,35 @@ def check_dataset(directory, validation_split: float = 0.2, check_images: bool =
         missing = sorted(set(main.class_names) - set(scan.class_names))
         extra = sorted(set(scan.class_names) - set(main.class_names))
         if missing or extra:
-            check.problems.append(f"{scan.root} must have the same class folders as {main.root}: "
-                                  f"missing {missing or 'none'}, unexpected {extra or 'none'}.")
+            check.add("problem", "classes-differ", f"{scan.root} must have the same class folders as {main.root}: "
+                      f"missing {missing or 'none'}, unexpected {extra or 'none'}.")
         empty = [name for name, count in scan.counts.items() if count == 0]
         if empty:
-            check.problems.append(f"{scan.root}: class folder(s) {', '.join(empty)} hold no readable "
-                                  f"images ({' '.join(IMAGE_EXTENSIONS)}). Add images or remove the folder.")
+            check.add("problem", "empty-class", f"{scan.root}: class folder(s) {', '.join(empty)} hold no readable "
+                      f"images ({' '.join(IMAGE_EXTENSIONS)}).", "Add images or remove the folder.")
         needed = smallest if split in ("all", "train") else 1
         small = {name: count for name, count in scan.counts.items() if 0 < count < needed}
         if small:
             listed = ", ".join(f"{name} ({count})" for name, count in small.items())
             why = (f"with validation_split={validation_split:g} each class needs at least {needed} so that "
                    "it has images in both splits" if needed > min_images else f"each class needs at least {needed}")
-            check.problems.append(f"{scan.root}: too few images in {listed}: {why}. Add images"
-                                  + (" or change the split." if needed > min_images else "."))
-        counts = [count for count in scan.counts.values() if count]
-        if counts and max(counts) >= 10 * min(counts):
-            check.warnings.append(f"{scan.root}: classes are imbalanced ({min(counts)} to {max(counts)} images); "
-                                  "accuracy alone can mislead, look at the per-class report.")
+            check.add("problem", "small-class", f"{scan.root}: too few images in {listed}: {why}.",
+                      "Add images" + (" or change the split." if needed > min_images else "."))
+        if split in ("all", "train"):
+            check.findings += imbalance(scan.counts, scan.root)
         if scan.unreadable:
-            check.warnings.append(f"{scan.root}: {len(scan.unreadable)} unreadable image(s) will be left out.")
+            check.add("warning", "unreadable", f"{scan.root}: {len(scan.unreadable)} unreadable image(s) will be "
+                      "left out (listed above).", "Re-save or replace them; nothing stops training.",
+                      [path for path, _ in scan.unreadable])
+    if check_images:
+        images = [_DoctorImage(path, name, split, scan.facts[path]) for split, scan in check.scans.items()
+                  for name, paths in scan.images.items() for path in paths]
+        validation = None
+        if "all" in check.scans and validation_split:
+            validation = {path for path, _ in split_files(check.scans["all"], validation_split, seed)[1]}
+        check.findings += examine(images, main.class_names, validation, near_duplicates)
+    order = {"problem": 0, "warning": 1, "info": 2}
+    check.findings.sort(key=lambda finding: order[finding.severity])
     return check
 
 
@@ -344,15 +367,26 @@ def labelled_files(scan: FolderScan) -> list[tuple[Path, int]]:
 
 def split_files(scan: FolderScan, validation_split: float, seed: int = SEED):
     """``(train, validation)`` lists of ``(path, class index)``: from each class, a random ``validation_split``
-    of its images (at least one) is held out, chosen with ``seed`` - the same files every run."""
+    of its images (at least one) is held out, chosen with ``seed`` - the same files every run.
+
+    Byte-identical files of a class (when the scan read the images) stay together on one side, so a copy
+    cannot be in training and validation at once."""
     rng = np.random.default_rng(seed)
     train, validation = [], []
     for label, name in enumerate(scan.class_names):
         files = scan.images.get(name, [])
+        groups = {}  # digest (or the file itself) -> indices of identical files, in file order
+        for index, path in enumerate(files):
+            facts = scan.facts.get(path)
+            groups.setdefault(facts.digest if facts is not None and facts.digest else index, []).append(index)
+        groups = list(groups.values())
         held_out = max(1, round(len(files) * validation_split)) if validation_split else 0
-        order = rng.permutation(len(files))
-        validation += [(files[i], label) for i in sorted(order[:held_out])]
-        train += [(files[i], label) for i in sorted(order[held_out:])]
+        chosen = []
+        for group in (groups[i] for i in rng.permutation(len(groups))):
+            (chosen if len(chosen) < held_out else []).extend(group)
+        chosen = set(chosen)
+        validation += [(files[i], label) for i in range(len(files)) if i in chosen]
+        train += [(files[i], label) for i in range(len(files)) if i not in chosen]
     return train, validation
 
 

@@ -67,11 +67,14 @@ def imagenet_predictor(backbone: str) -> Predictor:
                      info={"backbone": backbone})
 
 
-def load_predictor(model) -> Predictor:
-    """A :class:`Predictor` from a backbone key (ImageNet classifier) or a saved ``.keras`` model path."""
+def load_predictor(model, labels=None) -> Predictor:
+    """A :class:`Predictor` from a backbone key (ImageNet classifier) or a ``.keras`` model path; ``labels``:
+    a text file of class names (one per line) for a model saved without this project's JSON."""
     from utils.backbones import BACKBONES
 
     if str(model) in BACKBONES:
+        if labels is not None:
+            raise ValueError(f"--labels is for a saved .keras model; {model} predicts the ImageNet classes")
         return imagenet_predictor(str(model))
     path = Path(model).expanduser()
     if path.suffix != ".keras":
@@ -81,7 +84,7 @@ def load_predictor(model) -> Predictor:
                                 f"notebook 03 transfer_cifar10.keras, in {path.parent}).")
     from utils.saving import load_model
 
-    keras_model, class_names, info = load_model(path)
+    keras_model, class_names, info = load_model(path, labels)
     return Predictor(model=keras_model, class_names=class_names, name=path.name, info=info)
 
 

@@ -36,8 +36,13 @@ def save_model(model, path, class_names, **info) -> Path:
     return path
 
 
-def load_model(path):
-    """Load a model saved by :func:`save_model`; returns ``(model, class_names, info)``."""
+def load_model(path, labels=None):
+    """Load a ``.keras`` model; returns ``(model, class_names, info)``.
+
+    The class names come from ``labels`` (a text file, one name per line, in output order) when given,
+    else from the JSON file :func:`save_model` wrote beside the model. A model saved anywhere else has no
+    such file: its classes are then called by their indices, and ``info["note"]`` says so.
+    """
     import keras
 
     path = Path(path)
@@ -46,9 +51,23 @@ def load_model(path):
             f"No model at {path}. Train it first (notebook 02, or python -m utils train --save {path})."
         )
     info_path = model_info_path(path)
-    if not info_path.exists():
-        raise FileNotFoundError(
-            f"{info_path} is missing: it holds the class names of {path}. Save models with utils.saving.save_model."
-        )
-    info = json.loads(info_path.read_text())
-    return keras.models.load_model(path), info.pop("class_names"), info
+    info = json.loads(info_path.read_text()) if info_path.exists() else {}
+    class_names = info.pop("class_names", None)
+    if labels is not None:
+        labels = Path(labels).expanduser()
+        try:
+            class_names = [line.strip() for line in labels.read_text(encoding="utf-8").splitlines() if line.strip()]
+        except (OSError, UnicodeDecodeError) as err:
+            raise FileNotFoundError(f"--labels {labels}: cannot read it ({getattr(err, 'strerror', None) or err}); "
+                                    "give a text file with one class name per line") from err
+    model = keras.models.load_model(path)
+    outputs = int(model.output_shape[-1])
+    if class_names is None:
+        class_names = [f"class {i}" for i in range(outputs)]
+        info["note"] = (f"{path.name} has no {info_path.name} with its class names: classes are shown by index. "
+                        "Give --labels FILE (one class name per line, in the model's output order).")
+    elif len(class_names) != outputs:
+        source = labels if labels is not None else info_path
+        raise ValueError(f"{source} names {len(class_names)} classes but {path.name} has {outputs} outputs: "
+                         "give one class name per output, in order")
+    return model, class_names, info

@@ -1,0 +1,318 @@
+"""The dataset doctor: what ``check-dataset`` finds in a folder-per-class data set besides unreadable files.
+
+Every image is read once (in parallel, by :func:`inspect_file`): its bytes give a digest for exact
+duplicates, its header the real format, frame count and size, and, if asked, a small grey picture gives a
+perceptual hash for near-duplicates (the same photo resized or re-encoded). :func:`examine` turns these
+facts into :class:`Finding` s, each with a severity, what it means and what to do:
+
+* **problem** (training would be wrong or fail): one image under two labels; a folder that is probably
+  not a class (named like a split, e.g. ``test_dataset``, or full of files named after other classes);
+* **warning**: byte-identical copies within a class; files present in both training and validation
+  (given ``train/`` and ``val/`` folders); near-duplicates; strong class imbalance;
+* **info**: files whose content is not what their ending says, animated images (the first frame is
+  used), very small images, the class weights an imbalanced set would train with.
+
+Nothing is ever changed, moved or deleted. :func:`write_report` writes the findings as CSV or JSON, one
+row per finding, for folders too large to read a report of by eye.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+SEVERITIES = ("problem", "warning", "info")
+
+#: Folder names that are splits of a data set, not classes (``test``, ``val``, ``test_dataset``, ...).
+SPLIT_NAME = re.compile(r"^(train|training|val|valid|validation|dev|test|testing|eval|evaluation|holdout)"
+                        r"([ _-]?(set|data|dataset|images|imgs|split|files))?$", re.IGNORECASE)
+
+#: What a file's ending promises, as Pillow format names.
+EXPECTED_FORMATS = {".jpg": {"JPEG", "MPO"}, ".jpeg": {"JPEG", "MPO"}, ".png": {"PNG"}, ".gif": {"GIF"},
+                    ".bmp": {"BMP", "DIB"}, ".tif": {"TIFF"}, ".tiff": {"TIFF"}, ".webp": {"WEBP"}}
+
+SMALL_SIDE = 32  # pixels: smaller images carry little for a network trained at 128 px or more
+NEAR_DISTANCE = 4  # bits of 64 in which two difference hashes may differ and still be "the same photo"
+_SHOWN = 10  # groups or files listed in a message before "... and N more"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing the doctor found: how serious, what kind, what it means, what to do, which files."""
+
+    severity: str  # "problem", "warning" or "info"
+    kind: str  # e.g. "duplicates-across-classes"
+    message: str
+    fix: str = ""
+    paths: tuple = ()
+
+    def __str__(self) -> str:
+        return self.message + (f" {self.fix}" if self.fix else "")
+
+
+@dataclass
+class FileFacts:
+    """What reading one image file told: its digest, real format, frames, size and perceptual hash."""
+
+    digest: str
+    format: str | None = None
+    frames: int = 1
+    size: tuple[int, int] | None = None  # (width, height)
+    dhash: int | None = None
+    problem: str | None = None  # why it cannot be used, or None
+
+
+def inspect_file(path, near_duplicates: bool = False) -> FileFacts:
+    """Read ``path`` once: digest, format, frames and size from the header, and a decode that proves it
+    is usable (JPEGs decode at a reduced scale: fast, and a truncated file still fails)."""
+    from PIL import Image
+
+    from utils.images import ImageLoadError, decode_image
+
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        return FileFacts(digest="", problem=f"the file cannot be opened ({err.strerror or err})")
+    facts = FileFacts(digest=hashlib.blake2b(data, digest_size=16).hexdigest())
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            facts.format, facts.size = image.format, image.size
+            facts.frames = int(getattr(image, "n_frames", 1))
+    except Exception:  # decode_image below names the reason
+        pass
+    try:
+        rgb = decode_image(data, path, draft=(64, 64))
+    except ImageLoadError as err:
+        facts.problem = err.reason
+        return facts
+    if near_duplicates:
+        facts.dhash = difference_hash(rgb)
+    return facts
+
+
+def difference_hash(rgb: np.ndarray) -> int:
+    """A 64-bit perceptual hash: is each pixel of a 9 x 8 grey thumbnail brighter than its right neighbour?
+    Resizing, re-encoding or small colour changes flip few of its bits; a different photo flips about half."""
+    from PIL import Image
+
+    grey = np.asarray(Image.fromarray(rgb).convert("L").resize((9, 8), Image.Resampling.BILINEAR), dtype=np.int16)
+    bits = (grey[:, 1:] > grey[:, :-1]).reshape(-1)
+    return int(np.packbits(bits).view(">u8")[0])
+
+
+@dataclass
+class _Image:
+    path: Path
+    label: str  # class name
+    split: str  # "train", "val", "test", or "all" before the validation split is made
+    facts: FileFacts
+
+
+def examine(images: list[_Image], class_names: list[str], validation: set | None = None,
+            near_duplicates: bool = False) -> list[Finding]:
+    """The findings for ``images`` (readable or not). ``validation``: the paths the seeded split would hold
+    out, when the folder has no ``val/`` of its own."""
+    findings = []
+    readable = [image for image in images if image.facts.problem is None]
+    findings += _exact_duplicates(readable, validation)
+    if near_duplicates:
+        findings += _near_duplicates(readable)
+    findings += _not_classes(images, class_names)
+    findings += _file_kinds(readable)
+    return findings
+
+
+def _side(image: _Image, validation: set | None) -> str:
+    if image.split == "all":
+        return "val" if validation is not None and image.path in validation else "train"
+    return image.split
+
+
+def _groups(values: dict) -> list[list]:
+    """Keys grouped by equal value, groups of two or more only, in a stable order."""
+    by_value = {}
+    for key, value in values.items():
+        by_value.setdefault(value, []).append(key)
+    return [group for group in by_value.values() if len(group) > 1]
+
+
+def _listed(groups, show=_SHOWN) -> str:
+    text = "; ".join(" = ".join(str(image.path) for image in group) for group in groups[:show])
+    return text + (f"; ... and {len(groups) - show} more group(s)" if len(groups) > show else "")
+
+
+def _exact_duplicates(images: list[_Image], validation: set | None) -> list[Finding]:
+    findings = []
+    groups = [[images[i] for i in group] for group in _groups({i: im.facts.digest for i, im in enumerate(images)})]
+    across = [g for g in groups if len({im.label for im in g}) > 1]
+    within = [g for g in groups if len({im.label for im in g}) == 1]
+    if across:
+        findings.append(Finding(
+            "problem", "duplicates-across-classes",
+            f"{len(across)} group(s) of byte-identical files are in different classes, so one image has two "
+            f"labels: {_listed(across)}.",
+            "Decide which class each belongs to and keep it only there (move or delete the other copies yourself).",
+            tuple(im.path for g in across for im in g)))
+    if within:
+        copies = sum(len(g) - 1 for g in within)
+        findings.append(Finding(
+            "warning", "duplicates-within-class",
+            f"{len(within)} group(s) of byte-identical files within a class ({copies} extra copies): "
+            f"{_listed(within)}.",
+            "Each group counts several times in training; keep one copy of each. The validation split made "
+            "here keeps every group on one side.",
+            tuple(im.path for g in within for im in g)))
+    leaks = [g for g in groups if len({_side(im, validation) for im in g}) > 1]
+    if leaks:
+        findings.append(Finding(
+            "warning", "duplicates-across-splits",
+            f"{len(leaks)} group(s) of byte-identical files are on both sides of the train / validation / test "
+            f"split, so validation accuracy is measured partly on training images: {_listed(leaks)}.",
+            "Keep each image in one split only.", tuple(im.path for g in leaks for im in g)))
+    return findings
+
+
+def _near_duplicates(images: list[_Image]) -> list[Finding]:
+    """Pairs of different files whose difference hashes are within :data:`NEAR_DISTANCE` bits, grouped."""
+    hashes = np.array([im.facts.dhash for im in images], dtype=np.uint64)
+    parent = list(range(len(images)))
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for start in range(0, len(hashes), 1024):  # in blocks: memory stays small for tens of thousands of files
+        block = hashes[start:start + 1024]
+        distances = np.bitwise_count(block[:, None] ^ hashes[None, :])
+        for i, j in zip(*np.nonzero(distances <= NEAR_DISTANCE), strict=True):
+            i = int(i) + start
+            if i < j and images[i].facts.digest != images[j].facts.digest:
+                parent[root(i)] = root(int(j))
+    members = {}
+    for i in range(len(images)):
+        members.setdefault(root(i), []).append(images[i])
+    groups = [g for g in members.values() if len({im.facts.digest for im in g}) > 1]
+    if not groups:
+        return []
+    across = [g for g in groups if len({im.label for im in g}) > 1]
+    return [Finding(
+        "warning", "near-duplicates",
+        f"{len(groups)} group(s) of near-identical images (the same picture resized or re-encoded, by a "
+        f"perceptual hash), {len(across)} of them across classes: {_listed(groups)}.",
+        "Look at them: keep one of each group, in the right class (the hash can also match plain, "
+        "similar-looking images).", tuple(im.path for g in groups for im in g))]
+
+
+def _not_classes(images: list[_Image], class_names: list[str]) -> list[Finding]:
+    findings = []
+    named = [name for name in class_names if SPLIT_NAME.match(name)]
+    for name in named:
+        findings.append(Finding(
+            "problem", "split-folder-as-class",
+            f"class folder '{name}' is named like a split of the data, not a class: its images would be "
+            "learned as one more class.",
+            f"Move '{name}' out of this folder. To use it as a test set, give the folder the layout "
+            "train/<class>/..., val/<class>/..., test/<class>/...", ()))
+    lowered = {name: name.lower() for name in class_names}
+    for name in class_names:
+        if name in named:
+            continue
+        files = [im.path for im in images if im.label == name]
+        others = {}
+        for path in files:
+            stem = path.stem.lower()
+            for other, low in lowered.items():
+                if other != name and re.match(rf"{re.escape(low)}(?![a-z])", stem) and not stem.startswith(
+                        lowered[name]):
+                    others[other] = others.get(other, 0) + 1
+        if files and len(others) >= 2 and sum(others.values()) >= len(files) / 2:
+            examples = ", ".join(p.name for p in files[:3])
+            findings.append(Finding(
+                "problem", "mixed-folder-as-class",
+                f"class folder '{name}' is probably not a class: {sum(others.values())} of its {len(files)} "
+                f"files are named after other classes ({', '.join(sorted(others))}), e.g. {examples}.",
+                f"Move '{name}' out of this folder, or sort its files into the class folders.", ()))
+    return findings
+
+
+def _file_kinds(images: list[_Image]) -> list[Finding]:
+    findings = []
+    mismatched = [im for im in images if im.facts.format
+                  and im.facts.format not in EXPECTED_FORMATS.get(im.path.suffix.lower(), {im.facts.format})]
+    if mismatched:
+        shown = ", ".join(f"{im.path} ({im.facts.format})" for im in mismatched[:_SHOWN])
+        findings.append(Finding(
+            "info", "content-not-extension",
+            f"{len(mismatched)} file(s) hold another format than their ending says: {shown}"
+            + (f", ... and {len(mismatched) - _SHOWN} more" if len(mismatched) > _SHOWN else "") + ".",
+            "They are read by their content, so training is not affected; other tools may be confused.",
+            tuple(im.path for im in mismatched)))
+    animated = [im for im in images if im.facts.frames > 1]
+    if animated:
+        findings.append(Finding(
+            "info", "animated",
+            f"{len(animated)} animated image(s); only the first frame is used: "
+            + ", ".join(str(im.path) for im in animated[:_SHOWN]) + ".", "", tuple(im.path for im in animated)))
+    small = [im for im in images if im.facts.size and min(im.facts.size) < SMALL_SIDE]
+    if small:
+        findings.append(Finding(
+            "info", "small-images",
+            f"{len(small)} image(s) smaller than {SMALL_SIDE} pixels on a side, enlarged for training: "
+            + ", ".join(f"{im.path} ({im.facts.size[0]}x{im.facts.size[1]})" for im in small[:_SHOWN]) + ".",
+            "Check that they are not thumbnails or icons.", tuple(im.path for im in small)))
+    return findings
+
+
+def class_weights(counts: dict[str, int]) -> dict[str, float]:
+    """Scikit-learn's "balanced" class weights: total / (classes x count), 1 for a balanced set."""
+    from sklearn.utils.class_weight import compute_class_weight
+
+    names = [name for name, count in counts.items() if count]
+    labels = np.repeat(np.arange(len(names)), [counts[name] for name in names])
+    weights = compute_class_weight("balanced", classes=np.arange(len(names)), y=labels)
+    return {name: round(float(weight), 3) for name, weight in zip(names, weights, strict=True)}
+
+
+def imbalance(counts: dict[str, int], root) -> list[Finding]:
+    """How unequal the classes are, and the weights that would even them out."""
+    used = {name: count for name, count in counts.items() if count}
+    if len(used) < 2:
+        return []
+    ratio = max(used.values()) / min(used.values())
+    if ratio < 1.5:
+        return []
+    weights = ", ".join(f"{name} {weight:g}" for name, weight in class_weights(used).items())
+    largest, smallest = max(used, key=used.get), min(used, key=used.get)
+    message = (f"{root}: classes are imbalanced: {largest} has {ratio:.1f} times as many images as {smallest} "
+               f"({used[largest]} against {used[smallest]}). Balanced class weights: {weights}.")
+    fix = ("Accuracy alone can mislead: read the per-class report; train with these class weights "
+           "(Keras: fit(class_weight=...)) or add images to the small classes.")
+    return [Finding("warning" if ratio >= 10 else "info", "imbalance", message, fix, ())]
+
+
+def write_report(findings, path) -> Path:
+    """Write ``findings`` to ``path``: JSON if it ends in ``.json``, else CSV; one row per finding, with the
+    files it concerns (CSV: separated by ``|``)."""
+    path = Path(path)
+    rows = [{"severity": f.severity, "kind": f.kind, "message": f.message, "fix": f.fix,
+             "files": [str(p) for p in f.paths]} for f in findings]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".json":
+        path.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+    else:
+        with path.open("w", newline="", encoding="utf-8") as out:
+            writer = csv.DictWriter(out, fieldnames=["severity", "kind", "message", "fix", "files"])
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({**row, "files": " | ".join(row["files"])})
+    return path
