@@ -26,7 +26,7 @@ def test_table_names_real_constructors_and_the_offline_backbone():
     assert backbones.BACKBONES["mobilenet_v1_025"].options == {"alpha": 0.25}
     for key, spec in backbones.BACKBONES.items():
         assert spec.key == key and callable(getattr(keras.applications, spec.constructor))
-        assert spec.preprocessing in {"built_in", "minus_one_to_one"}
+        assert spec.preprocessing in {"built_in", "minus_one_to_one", "caffe"}
         assert key in spec.describe()
     with pytest.raises(ValueError, match="choose one of"):
         backbones.get_backbone("vgg99")
@@ -36,6 +36,20 @@ def test_preprocessing_layers_scale_raw_rgb_as_each_backbone_expects():
     pixels = np.array([[[[0.0, 127.5, 255.0]]]])
     np.testing.assert_allclose(np.asarray(backbones.preprocessing_layer("mobilenet_v2")(pixels)), [[[[-1, 0, 1]]]])
     np.testing.assert_allclose(np.asarray(backbones.preprocessing_layer("efficientnetv2b0")(pixels)), pixels)
+    images = np.random.default_rng(0).uniform(0, 255, (2, 5, 4, 3)).astype("float32")
+    for key, module in (("vgg16", keras.applications.vgg16), ("resnet50", keras.applications.resnet50)):
+        layer = backbones.preprocessing_layer(key)
+        expected = module.preprocess_input(images.copy())  # Keras' own: RGB to BGR, ImageNet mean subtracted
+        np.testing.assert_allclose(np.asarray(layer(images)), expected, atol=1e-4)
+        assert not layer.trainable_weights, "frozen: fine-tuning never changes the preprocessing"
+
+
+def test_caffe_preprocessing_saves_and_loads_with_plain_keras(tmp_path):
+    inputs = keras.Input((4, 4, 3))
+    model = keras.Model(inputs, backbones.preprocessing_layer("vgg16")(inputs))
+    model.save(tmp_path / "pre.keras")
+    images = np.random.default_rng(1).uniform(0, 255, (1, 4, 4, 3)).astype("float32")
+    np.testing.assert_allclose(keras.models.load_model(tmp_path / "pre.keras")(images), model(images), atol=1e-5)
 
 
 def test_model_takes_raw_rgb_resizes_inside_and_trains_only_the_head():

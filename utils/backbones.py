@@ -28,7 +28,7 @@ class Backbone:
     key: str
     constructor: str  # the function in keras.applications
     weights_size: int  # side, in pixels, of the images its ImageNet weights were trained on
-    preprocessing: str  # "built_in" (the backbone scales 0-255 itself) or "minus_one_to_one"
+    preprocessing: str  # "built_in" (the backbone scales 0-255 itself), "minus_one_to_one" or "caffe"
     params_millions: float  # without the ImageNet classifier
     imagenet_top1: float | None  # as published in the Keras Applications table (None: not listed there)
     options: dict = field(default_factory=dict)  # extra constructor arguments
@@ -48,6 +48,8 @@ BACKBONES = {
         Backbone("mobilenet_v2", "MobileNetV2", 224, "minus_one_to_one", 2.3, 71.3),
         Backbone("resnet50v2", "ResNet50V2", 224, "minus_one_to_one", 23.6, 76.0),
         Backbone("convnext_tiny", "ConvNeXtTiny", 224, "built_in", 27.8, 81.3),
+        Backbone("resnet50", "ResNet50", 224, "caffe", 23.6, 74.9),
+        Backbone("vgg16", "VGG16", 224, "caffe", 14.7, 71.3),
         Backbone(OFFLINE_BACKBONE, "MobileNet", 224, "minus_one_to_one", 0.22, None, {"alpha": 0.25}),
     )
 }
@@ -103,10 +105,20 @@ def preprocessing_layer(key: str, name: str = "preprocess"):
     """The backbone's own input scaling as a Keras layer that takes raw 0-255 RGB.
 
     ``minus_one_to_one``: ``Rescaling(1/127.5, offset=-1)``; ``built_in`` (the backbone scales its
-    input itself): ``Identity``. The same layer serves training (notebook 03) and prediction
-    (notebook 04, ``python -m utils predict``).
+    input itself): ``Identity``; ``caffe`` (VGG16, ResNet50, trained with the original Caffe models'
+    inputs): RGB to BGR and the ImageNet mean pixel subtracted, as ``keras.applications.vgg16.preprocess_input``
+    does, written as a frozen ``Dense`` layer (a channel permutation and a bias, in float32). The same layer
+    serves training (notebook 03) and prediction (notebook 04, ``python -m utils predict``).
     """
     spec = get_backbone(key)
     if spec.preprocessing == "minus_one_to_one":
         return keras.layers.Rescaling(1 / 127.5, offset=-1, name=name)
+    if spec.preprocessing == "caffe":
+        import numpy as np
+
+        layer = keras.layers.Dense(3, trainable=False, dtype="float32", name=name)
+        layer.build((None, 3))
+        layer.set_weights([np.eye(3, dtype="float32")[::-1],  # output channel j = input channel 2 - j: BGR
+                           -np.array([103.939, 116.779, 123.68], dtype="float32")])  # mean of B, G, R
+        return layer
     return keras.layers.Identity(name=name)
