@@ -116,7 +116,7 @@ def write_messy_folder(root: Path) -> Path:
     write_kind(root / ".ipynb_checkpoints" / "x.png", "png")
     (root / "README.md").write_text("my pets\n")  # file outside class folders
     (root / "cats" / "notes.txt").write_text("stray text\n")
-    write_kind(root / "dogs" / "photo.webp", "webp", variant=99)  # an image Keras' own folder reader would skip: read here
+    write_kind(root / "dogs" / "photo.webp", "webp", 99)  # an image Keras' own folder reader would skip: read here
     (root / "cats" / ".thumbnails").mkdir()  # a hidden folder inside a class: skipped
     write_kind(root / "cats" / ".thumbnails" / "x.png", "png")
     write_bad(root / "cats" / "broken.jpg", "truncated_jpeg")
