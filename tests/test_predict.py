@@ -84,7 +84,7 @@ def test_a_model_saved_elsewhere_predicts_with_labels_or_class_indices(tmp_path)
     assert predict.load_predictor(tmp_path / "theirs.keras", tmp_path / "labels.txt").class_names == [
         "apple", "banana", "cherry"]
     (tmp_path / "two.txt").write_text("apple\nbanana\n")
-    with pytest.raises(ValueError, match="names 2 classes but theirs.keras has 3 outputs"):
+    with pytest.raises(ValueError, match=r"names 2 classes but theirs\.keras has 3 outputs"):
         predict.load_predictor(tmp_path / "theirs.keras", tmp_path / "two.txt")
     with pytest.raises(FileNotFoundError, match="cannot read it"):
         predict.load_predictor(tmp_path / "theirs.keras", tmp_path / "none.txt")
