@@ -48,8 +48,43 @@ def _cifar10(args) -> int:
     return 0
 
 
+def _train_folder(args) -> int:
+    from utils.own_images import summary_line, train_on_folder, write_report
+    from utils.saving import model_info_path, save_model
+    from utils.settings import by_mode, models_dir
+
+    if args.recipe == "baseline" or args.validation or args.without or args.set:
+        raise ValueError("--data trains --recipe transfer (default) or fast; --validation, --without, --set and the "
+                         "baseline are for CIFAR-10")
+    if args.save and not args.save.endswith(".keras"):
+        raise ValueError(f"--save {args.save}: the model file must end in .keras")
+    epochs = args.epochs or by_mode(full=5, quick=2)
+    fine_tune = args.fine_tune_epochs if args.fine_tune_epochs is not None else by_mode(full=5, quick=1)
+    run = train_on_folder(args.data, backbone=args.backbone, recipe=args.recipe or "transfer",
+                          image_size=args.image_size, epochs=epochs, fine_tune_epochs=fine_tune,
+                          minutes=args.minutes, batch_size=args.batch_size or 32,
+                          validation_split=args.validation_split, patience=args.patience or None,
+                          augment=not args.no_augment, rotation=args.rotation, zoom=args.zoom,
+                          verbose=args.verbose)  # a folder with problems raises DatasetFolderError: exit 1
+    name = Path(args.data).expanduser().resolve().name
+    save = Path(args.save) if args.save else models_dir() / f"{name}.keras"
+    validation = run.evaluations["validation"][0].accuracy
+    save_model(run.model, save, run.class_names, **run.settings, validation_accuracy=round(validation, 4),
+               train_seconds=round(run.seconds, 1),
+               **({"test_accuracy": round(run.evaluations["test"][0].accuracy, 4)} if "test" in run.evaluations
+                  else {}))
+    report = Path(args.report) if args.report else save.with_name(save.stem + "_report")
+    write_report(run, report)
+    print(f"saved {save} (+ {model_info_path(save).name}); report in {report}/")
+    print(summary_line(run))
+    return 0
+
+
 def _train(args) -> int:
     import keras
+
+    if args.data:
+        return _train_folder(args)
 
     from utils import ablation, cnn
     from utils.data import cifar10_splits, stratified_subset
@@ -61,6 +96,9 @@ def _train(args) -> int:
 
     if args.save and not args.save.endswith(".keras"):
         raise ValueError(f"--save {args.save}: the model file must end in .keras")
+    args.recipe = args.recipe or "fast"
+    if args.recipe == "transfer":
+        raise ValueError("--recipe transfer needs --data DIR (on CIFAR-10, notebook 03 runs it)")
     if args.recipe == "baseline" and (args.minutes or args.batch_size or args.without or args.set):
         raise ValueError("the baseline trains a fixed number of --epochs with batches of 64 (no --minutes, "
                          "--batch-size, --without or --set); those belong to --recipe fast")
@@ -266,16 +304,39 @@ def main(argv=None) -> int:
     from utils.ablation import INGREDIENTS
 
     train = commands.add_parser(
-        "train", help="train notebook 02's CNN on CIFAR-10 and print its accuracy and seconds",
+        "train", help="train notebook 02's CNN on CIFAR-10, or transfer-learn on your own folder (--data DIR)",
         description="Train a CNN of notebook 02 (the code of its #@save cells, in utils/cnn.py) on CIFAR-10. "
                     "Without --validation: on all 50,000 training images, then test accuracy on the 10,000 test "
                     "images. With --validation: on notebook 02's 45,000 training images, then accuracy on its "
-                    "5,000 validation images (for choosing settings; the test set is not used).")
-    train.add_argument("--recipe", choices=["baseline", "fast"], default="fast")
+                    "5,000 validation images (for choosing settings; the test set is not used). "
+                    "With --data DIR: on your folder-per-class images (checked first by the dataset doctor), by "
+                    "notebook 03's transfer learning (or --recipe fast), with early stopping; saves the model and "
+                    "writes a report folder beside it.")
+    train.add_argument("--recipe", choices=["baseline", "fast", "transfer"],
+                       help="baseline or fast (CIFAR-10; default fast); transfer (default with --data) or fast")
+    train.add_argument("--data", metavar="DIR", help="your folder: one sub-folder per class, or train/ val/ test/ "
+                       "folders that each hold them")
+    from utils.settings import DEFAULT_BACKBONE, OFFLINE_BACKBONE  # not utils.backbones: it loads TensorFlow
+
+    train.add_argument("--backbone", default=DEFAULT_BACKBONE, help=f"with --data: a backbone key of notebook 03's "
+                       f"table (default {DEFAULT_BACKBONE}; {OFFLINE_BACKBONE} works offline)")
+    train.add_argument("--image-size", type=_positive, help="with --data: side in pixels the backbone sees "
+                       "(default: the backbone's own, 224)")
+    train.add_argument("--fine-tune-epochs", type=int, help="with --data: epochs of stage 2 (default 5; 0: none)")
+    train.add_argument("--validation-split", type=float, default=0.2,
+                       help="with --data: fraction held out when DIR has no val/ folder (default 0.2)")
+    train.add_argument("--patience", type=int, default=3, help="with --data: stop a stage after this many epochs "
+                       "without a better validation loss, keeping the best weights (0: never)")
+    train.add_argument("--no-augment", action="store_true", help="with --data: no random flips and shifts")
+    train.add_argument("--rotation", type=float, default=0.0, help="with --data: random rotation, as a fraction "
+                       "of a full turn (0.05: up to 18 degrees)")
+    train.add_argument("--zoom", type=float, default=0.0, help="with --data: random zoom, as a fraction (0.1)")
+    train.add_argument("--report", metavar="DIR", help="with --data: the report folder (default: beside the model, "
+                       "<model>_report)")
     train.add_argument("--minutes", type=float, help="time budget for training; the schedule is fitted into it")
     train.add_argument("--epochs", type=int, help="number of epochs (at most this many with --minutes)")
-    train.add_argument("--batch-size", type=_positive, help="images per step for --recipe fast (default 1024; the "
-                       "peak learning rate scales with it)")
+    train.add_argument("--batch-size", type=_positive, help="images per step (--recipe fast: default 1024, the "
+                       "peak learning rate scales with it; --data: default 32)")
     train.add_argument("--seed", type=int, help=f"random seed of the weights and the augmentation (default "
                        f"{utils.SEED}, the notebooks'); repeat a run with other seeds to see its spread")
     train.add_argument("--validation", action="store_true",
@@ -322,7 +383,6 @@ def main(argv=None) -> int:
     check.add_argument("--report", metavar="FILE", help="write the findings to FILE, one row each: JSON if FILE "
                        "ends in .json, else CSV")
     check.set_defaults(run=_check_dataset)
-    from utils.settings import DEFAULT_BACKBONE, OFFLINE_BACKBONE  # not utils.backbones: it loads TensorFlow
 
     pred = commands.add_parser(
         "predict", help="top-k classes of images with an ImageNet model or a saved .keras model",

@@ -228,3 +228,60 @@ class Lookahead(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self.put_average()
+
+
+class RunEstimate(keras.callbacks.Callback):
+    """Says, after the first steps of training, how long ``epochs`` epochs will take on this machine.
+
+    Long runs should say so before the user waits: a backbone that takes an hour on a CPU prints
+    "about 57 min ..." within the first seconds. Nothing is printed for runs under ``min_minutes``.
+    """
+
+    def __init__(self, epochs: int, measure_seconds: float = 5.0, min_minutes: float = 2.0, verbose: int = 1):
+        super().__init__()
+        self.epochs, self.measure_seconds, self.min_minutes = epochs, measure_seconds, min_minutes
+        self.verbose = verbose
+        self.estimate_seconds = None  # once measured
+
+    def on_train_begin(self, logs=None):
+        self._start = None
+        self._done = False
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._done:
+            return
+        now = time.perf_counter()
+        if self._start is None:  # the first step includes tracing and compiling: not counted
+            self._start, self._first = now, batch
+            return
+        steps = self.params.get("steps")
+        elapsed = now - self._start
+        if steps and (elapsed >= self.measure_seconds or batch == steps - 1):
+            self._done = True
+            per_step = elapsed / (batch - self._first)
+            self.estimate_seconds = per_step * steps * self.epochs
+            if self.verbose and self.estimate_seconds >= 60 * self.min_minutes:
+                print(f"\nRunEstimate: about {_duration(self.estimate_seconds)} for {self.epochs} epoch(s) on this "
+                      f"machine ({per_step:.2f} s per step of {steps}; validation not included; early stopping "
+                      "may end it sooner)", flush=True)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+class Deadline(keras.callbacks.Callback):
+    """Stops training at the first step after ``deadline``, a ``time.perf_counter()`` value, within an epoch
+    if need be: two stages can share one time budget (``python -m utils train --data DIR --minutes M``)."""
+
+    def __init__(self, deadline: float):
+        super().__init__()
+        self.deadline = deadline
+
+    def on_train_batch_end(self, batch, logs=None):
+        if time.perf_counter() >= self.deadline:
+            self.model.stop_training = True

@@ -72,6 +72,24 @@ def prediction_titles(indices, evaluation: Evaluation, labels, class_names) -> l
             f"({evaluation.confidences[i]:.0%})" for i in indices]
 
 
+def most_confused_pairs(matrix, class_names, count: int = 10) -> list[tuple[str, str, int, float]]:
+    """The ``count`` largest off-diagonal cells: ``(true class, predicted class, images, share of the true
+    class)``, most images first."""
+    matrix = np.asarray(matrix)
+    off = matrix.copy()
+    np.fill_diagonal(off, 0)
+    totals = matrix.sum(axis=1).clip(min=1)
+    order = np.argsort(off, axis=None)[::-1][:count]
+    pairs = []
+    for flat in order:
+        true, predicted = np.unravel_index(flat, off.shape)
+        if off[true, predicted] == 0:
+            break
+        pairs.append((class_names[true], class_names[predicted], int(off[true, predicted]),
+                      float(off[true, predicted] / totals[true])))
+    return pairs
+
+
 def _fixed_linear_map(matrix, axis: int, name: str):
     """A frozen standard-Keras layer stack that applies ``matrix`` (n x n) along image ``axis`` (1 rows, 2 columns)
     of NHWC images: the axis is moved last, multiplied by a bias-free ``Dense`` and moved back."""

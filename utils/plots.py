@@ -142,17 +142,32 @@ def training_curves(histories: dict, metrics=("loss", "accuracy"), marks: dict |
     return figure
 
 
-def confusion_matrix(matrix, class_names, title: str = "Confusion matrix", normalize: bool = False):
-    """Seaborn heat map of a confusion matrix (rows: true class, columns: predicted class)."""
+def confusion_matrix(matrix, class_names, title: str = "Confusion matrix", normalize: bool | None = None,
+                     annotate_up_to: int = 20):
+    """Seaborn heat map of a confusion matrix (rows: true class, columns: predicted class).
+
+    Readable from 2 to 100+ classes: the figure grows with the number of classes, the cells are annotated
+    only up to ``annotate_up_to`` classes, and ``normalize`` (by default: above 10 classes) shows each row
+    as the share of that class's images, so that rare and common classes read alike.
+    """
     import seaborn as sns
 
     plt = _plt()
     matrix = np.asarray(matrix)
+    count = len(class_names)
+    normalize = count > 10 if normalize is None else normalize
     shown = matrix / matrix.sum(axis=1, keepdims=True).clip(min=1) if normalize else matrix
-    figure, ax = plt.subplots(figsize=(8, 6.5))
-    sns.heatmap(shown, annot=True, fmt=".2f" if normalize else "d", cmap="Blues", cbar=False,
-                xticklabels=class_names, yticklabels=class_names, ax=ax, annot_kws={"fontsize": 8})
-    ax.set(title=title, xlabel="predicted class", ylabel="true class")
+    side = min(30.0, max(6.5, 0.28 * count + 3))
+    figure, ax = plt.subplots(figsize=(side * 1.2, side))
+    annotate = count <= annotate_up_to
+    labels = [str(name) for name in class_names]
+    sns.heatmap(shown, annot=annotate, fmt=".2f" if normalize else "d", cmap="Blues", cbar=not annotate,
+                vmin=0, vmax=1 if normalize else None, xticklabels=labels, yticklabels=labels, ax=ax,
+                annot_kws={"fontsize": 8}, square=count > annotate_up_to)
+    fontsize = 9 if count <= 20 else max(4, 9 - count // 25)
+    ax.tick_params(labelsize=fontsize)
+    ax.set(title=title + (" (share of each true class)" if normalize else ""), xlabel="predicted class",
+           ylabel="true class")
     figure.tight_layout()
     return figure
 

@@ -10,10 +10,11 @@ import keras
 from keras import layers
 
 from utils.backbones import load_backbone, preprocessing_layer
+from utils.callbacks import RunEstimate
 
 
-def build_classifier(backbone_key, num_classes, input_shape, image_size, augment=True, dropout=0.2,
-                     weights="imagenet", seed=42):
+def build_classifier(backbone_key, num_classes, input_shape, image_size, augment=True, rotation=0.0, zoom=0.0,
+                     dropout=0.2, weights="imagenet", seed=42):
     """A new classification head on a frozen ImageNet backbone; returns `(model, backbone)`."""
     backbone = load_backbone(backbone_key, weights)  # no ImageNet classifier; global-average pooled
     backbone.trainable = False  # stage 1: keep what it learnt on ImageNet
@@ -22,6 +23,10 @@ def build_classifier(backbone_key, num_classes, input_shape, image_size, augment
     if augment:  # random changes, active only while training
         x = layers.RandomFlip("horizontal", seed=seed, name="augment_flip")(x)
         x = layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", seed=seed, name="augment_shift")(x)
+    if rotation:
+        x = layers.RandomRotation(rotation, fill_mode="reflect", seed=seed, name="augment_rotate")(x)
+    if zoom:
+        x = layers.RandomZoom(zoom, fill_mode="reflect", seed=seed, name="augment_zoom")(x)
     x = layers.Resizing(image_size, image_size, name="resize")(x)
     x = preprocessing_layer(backbone_key)(x)  # the backbone's own input scaling
     x = backbone(x, training=False)  # batch norm stays in inference mode, in both stages
@@ -30,13 +35,18 @@ def build_classifier(backbone_key, num_classes, input_shape, image_size, augment
     return keras.Model(inputs, outputs, name=f"{backbone_key}_classifier"), backbone
 
 
-def fit_stage(model, train, validation, learning_rate, epochs, initial_epoch=0, verbose=1):
+def fit_stage(model, train, validation, learning_rate, epochs, initial_epoch=0, patience=3, extra_callbacks=(),
+              verbose=1):
     """Compile with Adam at `learning_rate` and fit for `epochs` more epochs; returns the History."""
     model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                   loss=keras.losses.SparseCategoricalCrossentropy(),
                   metrics=["accuracy"])
+    callbacks = [RunEstimate(epochs), *extra_callbacks]  # the command line adds a time budget
+    if patience and validation is not None:
+        callbacks.append(keras.callbacks.EarlyStopping("val_loss", patience=patience, restore_best_weights=True))
     return model.fit(train, validation_data=validation, epochs=initial_epoch + epochs, initial_epoch=initial_epoch,
-                     verbose=verbose, shuffle=False)  # the training batches shuffle themselves every epoch
+                     callbacks=callbacks, verbose=verbose,
+                     shuffle=False)  # the training batches shuffle themselves every epoch
 
 
 def unfreeze_top(backbone, fraction):

@@ -1,0 +1,86 @@
+"""`python -m utils train --data DIR`: a folder the test makes trains end to end, writes its report, and
+`predict` on the validation files reproduces the validation accuracy that training reported."""
+
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from utils.folders import scan_image_folder, split_files
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "utils", *args], capture_output=True, text=True, cwd=REPO_ROOT,
+                          env={**os.environ, "QUICK": "1"}, timeout=600)
+
+
+def class_folder(root, classes: int, per_class: int, size: int = 150):
+    """``classes`` classes told apart by colour and stripe direction, ``per_class`` noisy 150 x 150 images each."""
+    rng = np.random.default_rng(0)
+    for label in range(classes):
+        folder = root / f"class_{label:02d}"
+        folder.mkdir(parents=True)
+        colour = np.array([(label * 53) % 256, (label * 97) % 256, (label * 31) % 256])
+        for i in range(per_class):
+            ramp = np.linspace(0, 1, size)[None, :, None] if label % 2 else np.linspace(0, 1, size)[:, None, None]
+            pixels = colour * (0.5 + 0.5 * ramp) + rng.normal(0, 12, (size, size, 3))
+            Image.fromarray(pixels.clip(0, 255).astype("uint8")).save(folder / f"{i}.jpg", quality=90)
+    return root
+
+
+@pytest.mark.needs_imagenet_weights
+def test_a_50_class_folder_trains_reports_and_predicts_like_validation(tmp_path):
+    root = class_folder(tmp_path / "shapes", classes=50, per_class=5)
+    model = tmp_path / "out" / "shapes.keras"
+    result = run("train", "--data", str(root), "--backbone", "mobilenet_v1_025", "--epochs", "3",
+                 "--fine-tune-epochs", "1", "--save", str(model), "--verbose", "2")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    last = result.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"val_accuracy=0\.\d{4} train_seconds=\d+ classes=50 images=250", last), last
+    assert "usable: yes" in result.stdout, "the dataset doctor ran first"
+    report = tmp_path / "out" / "shapes_report"
+    for name in ("curves.png", "confusion_matrix.png", "confused_pairs.csv", "per_class.csv", "per_class.txt",
+                 "mistakes.csv", "summary.json"):
+        assert (report / name).stat().st_size > 0, name
+    rows = list(csv.DictReader((report / "per_class.csv").open()))
+    assert len(rows) == 50 and {"precision", "recall", "f1-score", "support"} <= set(rows[0])
+    summary = json.loads((report / "summary.json").read_text())
+    assert summary["settings"]["backbone"] == "mobilenet_v1_025" and summary["settings"]["image_size"] == 96
+    mistakes = list(csv.DictReader((report / "mistakes.csv").open()))
+    assert all(Path(row["file"]).exists() for row in mistakes), "mistakes are listed with paths a user can open"
+    validation_accuracy = float(last.split()[0].split("=")[1])
+    assert validation_accuracy > 3 / 50, "clearly better than chance (0.02)"
+
+    _, validation = split_files(scan_image_folder(root), 0.2)  # the files training held out
+    assert len(validation) == 50
+    predictions = tmp_path / "predictions.csv"
+    predicted = run("predict", *[str(path) for path, _ in validation], "--model", str(model), "--top", "1",
+                    "--csv", str(predictions))
+    assert predicted.returncode == 0, predicted.stderr[-2000:]
+    top1 = {row["path"]: row["label"] for row in csv.DictReader(predictions.open()) if row["rank"] == "1"}
+    correct = [top1[str(path)] == path.parent.name for path, _ in validation]
+    assert abs(np.mean(correct) - validation_accuracy) < 1e-9, "predict must see the files as training did"
+
+
+def test_train_data_errors_are_one_line(tmp_path):
+    result = run("train", "--data", str(tmp_path / "nowhere"))
+    assert result.returncode == 1 and "does not exist" in result.stderr and "Traceback" not in result.stderr
+    (tmp_path / "a").mkdir()
+    (tmp_path / "test").mkdir()
+    for i in range(6):
+        Image.new("RGB", (40, 40), (i * 40, 0, 0)).save(tmp_path / "a" / f"{i}.png")
+        Image.new("RGB", (40, 40), (0, i * 40, 0)).save(tmp_path / "test" / f"{i}.png")
+    result = run("train", "--data", str(tmp_path), "--backbone", "mobilenet_v1_025")
+    assert result.returncode == 1 and "named like a split" in result.stderr and "Traceback" not in result.stderr
+    result = run("train", "--data", str(tmp_path), "--recipe", "baseline")
+    assert result.returncode == 1 and "--data trains --recipe transfer" in result.stderr
+    assert "Traceback" not in result.stderr

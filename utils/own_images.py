@@ -1,0 +1,197 @@
+"""Training on your own folder of images from the command line: ``python -m utils train --data DIR``.
+
+The same code and stages as notebook 03 (``utils/transfer.py`` is generated from its cells): the folder
+is checked by the dataset doctor and read by :func:`utils.data.load_data`, a new head is trained on a
+frozen ImageNet backbone, then the top of the backbone is fine-tuned with batch normalisation frozen;
+each stage stops early when the validation loss stops improving and keeps its best weights. Or, with
+``recipe="fast"``, notebook 02's from-scratch CNN on the images shrunk to 32 x 32.
+
+:func:`write_report` writes what a practitioner needs to judge the result into a folder beside the model:
+training curves, a confusion matrix readable at any number of classes, the most-confused pairs, the
+per-class precision / recall / F1 table (CSV and text) and a gallery of the most confident mistakes with
+their file paths.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from utils.settings import DEFAULT_BACKBONE, SEED
+
+
+@dataclass
+class FolderRun:
+    """What :func:`train_on_folder` produced."""
+
+    model: object
+    class_names: list[str]
+    histories: dict  # stage name -> Keras History.history
+    evaluations: dict  # "validation" (and "test") -> (Evaluation, labels, file paths)
+    seconds: float
+    counts: dict
+    settings: dict = field(default_factory=dict)
+
+
+def train_on_folder(data_dir, backbone: str = DEFAULT_BACKBONE, recipe: str = "transfer",
+                    image_size: int | None = None,
+                    epochs: int = 5, fine_tune_epochs: int = 5, minutes: float | None = None, batch_size: int = 32,
+                    validation_split: float = 0.2, patience: int | None = 3, augment: bool = True,
+                    rotation: float = 0.0, zoom: float = 0.0, head_learning_rate: float = 1e-3,
+                    fine_tune_learning_rate: float = 1e-4, fine_tune_fraction: float = 0.5,
+                    weights: str | None = "imagenet", verbose: int = 1) -> FolderRun:
+    """Train on a folder-per-class data set (checked first; problems raise ``DatasetFolderError``)."""
+    import keras
+
+    from utils import transfer
+    from utils.backbones import default_image_size
+    from utils.callbacks import Deadline
+    from utils.data import load_data
+
+    keras.utils.set_random_seed(SEED)
+    if recipe == "fast":
+        image_size = 32
+    image_size = image_size or default_image_size(backbone, data_dir)
+    data = load_data(data_dir, image_size=image_size, batch_size=batch_size, validation_split=validation_split)
+    if verbose:
+        print(data.check.report())
+    start = time.perf_counter()
+    deadline = None if minutes is None else start + 60 * minutes
+    histories = {}
+    if recipe == "fast":
+        model = _train_fast(data, epochs, minutes, verbose)
+        histories["from scratch"] = model.history.history
+    else:
+        model, base = transfer.build_classifier(backbone, len(data.class_names), data.input_shape, image_size,
+                                                augment=augment, rotation=rotation, zoom=zoom, weights=weights)
+        stage_deadline = None if deadline is None else start + 60 * minutes / 2  # half the budget each
+        head = transfer.fit_stage(model, data.train, data.validation, head_learning_rate, epochs, patience=patience,
+                                  extra_callbacks=[Deadline(stage_deadline)] if deadline else (), verbose=verbose)
+        histories["stage 1: head"] = head.history
+        if fine_tune_epochs:
+            transfer.unfreeze_top(base, fine_tune_fraction)
+            tune = transfer.fit_stage(model, data.train, data.validation, fine_tune_learning_rate, fine_tune_epochs,
+                                      initial_epoch=len(head.epoch), patience=patience,
+                                      extra_callbacks=[Deadline(deadline)] if deadline else (), verbose=verbose)
+            histories["stage 2: fine-tuning"] = tune.history
+    seconds = time.perf_counter() - start
+    evaluations = {}
+    for name, dataset in (("validation", data.validation), ("test", data.test)):
+        if dataset is not None:
+            evaluations[name] = _evaluate(model, dataset, data.class_names)
+    settings = {"data": str(data.source), "recipe": recipe, "image_size": image_size, "batch_size": batch_size,
+                "epochs": epochs, "minutes": minutes, "validation_split": validation_split, "patience": patience}
+    if recipe != "fast":
+        settings.update(backbone=backbone, fine_tune_epochs=fine_tune_epochs, augment=augment, rotation=rotation,
+                        zoom=zoom)
+    return FolderRun(model=model, class_names=data.class_names, histories=histories, evaluations=evaluations,
+                     seconds=seconds, counts=data.counts, settings=settings)
+
+
+def _train_fast(data, epochs, minutes, verbose):
+    """Notebook 02's fast recipe on the folder's images, all read into memory at 32 x 32."""
+    import keras
+
+    from utils import cnn
+    from utils.environment import best_precision
+
+    def arrays(dataset):
+        images, labels = zip(*((np.asarray(x), np.asarray(y)) for x, y in dataset), strict=True)
+        return np.concatenate(images).astype("uint8"), np.concatenate(labels)
+
+    x_train, y_train = arrays(data.train)
+    batch_size = max(32, min(1024, 2 ** int(np.log2(max(1, len(x_train) // 20)))))  # 20+ steps an epoch
+    keras.config.set_dtype_policy(best_precision())
+    try:
+        model = cnn.fast_cnn(x_train, len(data.class_names))
+    finally:
+        keras.config.set_dtype_policy("float32")
+    cnn.train_fast(model, x_train, y_train, validation_data=arrays(data.validation), minutes=minutes,
+                   epochs=None if minutes else epochs, batch_size=batch_size, verbose=verbose)
+    return model
+
+
+def _evaluate(model, dataset, class_names):
+    from utils.evaluation import evaluate, predict_dataset
+
+    probabilities, labels = predict_dataset(model, dataset)
+    return evaluate(probabilities, labels, class_names), labels, list(getattr(dataset, "file_paths", []))
+
+
+def summary_line(run: FolderRun) -> str:
+    """``val_accuracy=0.XXXX [test_accuracy=0.XXXX] train_seconds=N classes=K images=N``."""
+    parts = [f"val_accuracy={run.evaluations['validation'][0].accuracy:.4f}"]
+    if "test" in run.evaluations:
+        parts.append(f"test_accuracy={run.evaluations['test'][0].accuracy:.4f}")
+    parts += [f"train_seconds={run.seconds:.0f}", f"classes={len(run.class_names)}",
+              f"images={sum(run.counts.values())}"]
+    return " ".join(parts)
+
+
+def write_report(run: FolderRun, folder, mistakes: int = 24) -> Path:
+    """Write the report folder; returns its path. Files: ``curves.png``, ``confusion_matrix.png``,
+    ``confused_pairs.csv``, ``per_class.csv``, ``per_class.txt``, ``mistakes.png``, ``mistakes.csv``,
+    ``summary.json`` (for the test split too, if the folder has one: ``test_*``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from utils import plots
+    from utils.evaluation import most_confident_mistakes, most_confused_pairs, prediction_titles
+    from utils.images import load_image
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    merged = {}
+    for history in run.histories.values():
+        for key, values in history.items():
+            merged.setdefault(key, []).extend(values)
+    marks = {}
+    if len(run.histories) == 2:
+        marks = {"fine-tuning starts": len(next(iter(run.histories.values()))["loss"])}
+    plots.training_curves({"training": merged}, marks=marks).savefig(folder / "curves.png", dpi=100)
+    plt.close("all")
+    summary = {"settings": run.settings, "train_seconds": round(run.seconds, 1), "classes": run.class_names,
+               "images": run.counts}
+    for split, (result, labels, paths) in run.evaluations.items():
+        prefix = "" if split == "validation" else f"{split}_"
+        summary[f"{split}_accuracy"] = round(result.accuracy, 4)
+        plots.confusion_matrix(result.confusion, run.class_names, title=f"{split}: {len(labels)} images").savefig(
+            folder / f"{prefix}confusion_matrix.png", dpi=100)
+        with (folder / f"{prefix}confused_pairs.csv").open("w", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(["true class", "predicted class", "images", "share of the true class"])
+            writer.writerows([t, p, n, f"{share:.3f}"] for t, p, n, share in
+                             most_confused_pairs(result.confusion, run.class_names, 20))
+        with (folder / f"{prefix}per_class.csv").open("w", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(["class", "precision", "recall", "f1-score", "support"])
+            for name in run.class_names:
+                row = result.per_class[name]
+                writer.writerow([name, f"{row['precision']:.4f}", f"{row['recall']:.4f}", f"{row['f1-score']:.4f}",
+                                 int(row["support"])])
+        (folder / f"{prefix}per_class.txt").write_text(f"{split} accuracy {result.accuracy:.4f}\n\n{result.report}")
+        wrong = most_confident_mistakes(result, labels, mistakes)
+        with (folder / f"{prefix}mistakes.csv").open("w", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(["file", "true class", "predicted class", "confidence"])
+            for i in wrong:
+                writer.writerow([paths[i] if paths else i, run.class_names[labels[i]],
+                                 run.class_names[result.predictions[i]], f"{result.confidences[i]:.4f}"])
+        if len(wrong) and paths:
+            pictures = [load_image(paths[i], size=(96, 96)) for i in wrong]
+            titles = [f"{Path(paths[i]).name[:18]}\n{title}"
+                      for i, title in zip(wrong, prediction_titles(wrong, result, labels, run.class_names),
+                                          strict=True)]
+            plots.image_grid(pictures, titles=titles, columns=6, size=1.9,
+                             title=f"most confident mistakes ({split}); files in {prefix}mistakes.csv").savefig(
+                folder / f"{prefix}mistakes.png", dpi=100)
+        plt.close("all")
+    (folder / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    return folder
