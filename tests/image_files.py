@@ -48,7 +48,8 @@ def write_kind(path: Path, kind: str, variant: int = 0) -> Path:
     elif kind == "rgba":  # top half fully transparent
         alpha = np.full((HEIGHT, WIDTH), 255, dtype=np.uint8)
         alpha[: HEIGHT // 2] = 0
-        alpha[-1, -1] = variant % 200  # the top-left pixel is transparent: vary the alpha too
+        if variant:  # the top-left pixel is transparent: vary the alpha too
+            alpha[-1, -1] = 100 + variant % 150
         Image.fromarray(np.dstack([rgb_pixels(variant), alpha])).save(path)
     elif kind == "gray":
         image.convert("L").save(path)

@@ -1,5 +1,6 @@
 """utils.callbacks.TimeBudget: the learning rate follows the clock (or the steps) and training stops at the end."""
 
+import time
 import types
 
 import keras
@@ -119,3 +120,30 @@ def test_validation_passes_do_not_count_against_the_budget(monkeypatch):
     budget.on_epoch_end(0, {})
     assert budget.progress() == pytest.approx(20 / 60) and budget.seconds == pytest.approx(20)
     assert budget.epoch_seconds == [pytest.approx(20)] and budget.planned == 3
+
+
+def _tiny_fit(callbacks_, epochs=2, steps=6):
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(inputs))
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    x, y = np.zeros((steps * 8, 4), "float32"), np.zeros(steps * 8, "int32")
+    return model.fit(x, y, batch_size=8, epochs=epochs, callbacks=callbacks_, verbose=0)
+
+
+def test_run_estimate_prints_the_expected_duration_of_a_long_run(capsys):
+    estimate = callbacks.RunEstimate(epochs=100, measure_seconds=0.0, min_minutes=0.0)
+    slow = keras.callbacks.LambdaCallback(on_train_batch_end=lambda *_, **__: time.sleep(0.02))
+    _tiny_fit([estimate, slow], epochs=1)
+    # 6 steps of at least 0.02 s, 100 epochs: at least 12 s
+    assert estimate.estimate_seconds >= 12 and "RunEstimate: about" in capsys.readouterr().out
+    quiet = callbacks.RunEstimate(epochs=1, measure_seconds=0.0, min_minutes=2.0)
+    _tiny_fit([quiet], epochs=1)
+    assert quiet.estimate_seconds is not None and "RunEstimate" not in capsys.readouterr().out, "short runs: silent"
+
+
+def test_deadline_stops_training_within_an_epoch():
+    history = _tiny_fit([callbacks.Deadline(time.perf_counter())], epochs=5, steps=50)
+    counter = types.SimpleNamespace(steps=0)
+    _tiny_fit([keras.callbacks.LambdaCallback(on_train_batch_end=lambda *_, **__: setattr(
+        counter, "steps", counter.steps + 1)), callbacks.Deadline(time.perf_counter())], epochs=5, steps=50)
+    assert len(history.epoch) == 1 and counter.steps == 1, "stopped after the first step, not after 5 epochs"

@@ -134,3 +134,22 @@ def test_tta_model_averages_the_logits_of_six_views_with_standard_layers(tmp_pat
     with pytest.raises(ValueError, match="must end with an Activation"):
         evaluation.tta_model(keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(),
                                                keras.layers.Dense(2, activation="softmax")]))
+
+
+def test_most_confused_pairs_and_a_confusion_matrix_readable_at_120_classes():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from utils.plots import confusion_matrix
+
+    matrix = np.diag([10, 10, 10])
+    matrix[0, 2], matrix[1, 0] = 4, 1
+    assert evaluation.most_confused_pairs(matrix, ["a", "b", "c"]) == [("a", "c", 4, 4 / 14), ("b", "a", 1, 1 / 11)]
+    small = confusion_matrix(matrix, ["a", "b", "c"])
+    assert len(small.axes[0].texts) == 9, "a few classes: every cell annotated with its count"
+    names = [f"class {i}" for i in range(120)]
+    big = confusion_matrix(np.random.default_rng(0).integers(0, 5, (120, 120)) + np.eye(120, dtype=int) * 50, names)
+    axes = big.axes[0]
+    assert not axes.texts, "120 classes: no numbers in the cells"
+    assert "share of each true class" in axes.get_title() and big.get_size_inches()[1] >= 30
+    assert [label.get_text() for label in axes.get_yticklabels()][:2] == ["class 0", "class 1"]

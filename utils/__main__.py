@@ -232,27 +232,44 @@ def _predict(args) -> int:
         return 2
     if args.one_by_one:
         (predictions, failures), seconds = predict.timed(predict.predict_one_by_one, predictor, paths, args.top)
-    else:
-        (predictions, failures), seconds = predict.timed(predict.predict_files, predictor, paths, args.top,
-                                                         args.batch_size)
-    for item in predictions:
-        print(item.path)
-        for rank, (label, probability) in enumerate(zip(item.labels, item.probabilities, strict=True), start=1):
-            print(f"  {rank}. {label:<28} {probability:.4f}")
-    for path, reason in failures:
-        print(f"error: {path}: {reason}", file=sys.stderr)
-    if args.csv:
-        with open(args.csv, "w", newline="", encoding="utf-8") as file:
-            writer = csv.writer(file)
-            writer.writerow(["path", "rank", "label", "probability"])
-            for item in predictions:
-                for rank, (label, probability) in enumerate(zip(item.labels, item.probabilities, strict=True), 1):
+        results = [*predictions, *failures]
+    else:  # streamed: each result is printed and written as it comes, memory stays flat
+        results = predict.iter_predictions(predictor, paths, args.top, args.batch_size)
+    file = open(args.csv, "w", newline="", encoding="utf-8") if args.csv else None  # noqa: SIM115
+    writer = csv.writer(file) if file else None
+    if writer:
+        writer.writerow(["path", "rank", "label", "probability"])
+    done = failed = 0
+    start = time.perf_counter()
+    try:
+        for item in results:
+            if not isinstance(item, predict.Prediction):
+                failed += 1
+                print(f"error: {item[0]}: {item[1]}", file=sys.stderr)
+                continue
+            done += 1
+            print(item.path)
+            for rank, (label, probability) in enumerate(zip(item.labels, item.probabilities, strict=True), start=1):
+                print(f"  {rank}. {label:<28} {probability:.4f}")
+                if writer:
                     writer.writerow([item.path, rank, label, f"{probability:.6f}"])
+            if file and done % 256 == 0:
+                file.flush()  # a run stopped half-way keeps what it did
+    finally:
+        if file:
+            file.close()
+    if not args.one_by_one:
+        seconds = time.perf_counter() - start
+    if args.csv:
         print(f"wrote {args.csv}")
     how = "one image per model.predict call" if args.one_by_one else f"batches of {args.batch_size}"
-    print(f"{len(predictions)} image(s) predicted with {predictor.name} in {seconds:.1f} s "
-          f"({len(predictions) / seconds:.1f} images/s, {how})" + (f"; {len(failures)} failed" if failures else ""))
-    return 1 if failures else 0
+    print(f"{done} image(s) predicted with {predictor.name} in {seconds:.1f} s "
+          f"({done / seconds:.1f} images/s, {how})" + (f"; {failed} failed" if failed else ""))
+    if args.benchmark and done:
+        alone = predict.model_only_rate(predictor, args.batch_size)
+        print(f"benchmark: the model alone runs {alone:.1f} images/s (random input, batches of {args.batch_size}); "
+              f"this run reached {done / seconds / alone:.0%} of it")
+    return 1 if failed else 0
 
 
 def _run_notebooks(args) -> int:
@@ -399,6 +416,8 @@ def main(argv=None) -> int:
     pred.add_argument("--top", type=_positive, default=5, metavar="K", help="classes shown per image (default 5)")
     pred.add_argument("--csv", metavar="FILE", help="also write path,rank,label,probability rows to FILE")
     pred.add_argument("--batch-size", type=_positive, default=32, help="images per model call (default 32)")
+    pred.add_argument("--benchmark", action="store_true",
+                      help="also measure the model alone on random input, to compare with the rate of this run")
     pred.add_argument("--one-by-one", action="store_true",
                       help="call model.predict once per image instead, to compare the speed")
     pred.set_defaults(run=_predict)

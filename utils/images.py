@@ -56,7 +56,9 @@ def load_image(path, size=None, background=(255, 255, 255), formats=None) -> np.
         path: the image file.
         size: optional ``(height, width)`` to resize to: Pillow's bilinear filter,
             which averages over all the pixels it shrinks (antialiasing), the same
-            for training images read from a folder and for new images.
+            for training images read from a folder and for new images. A JPEG much
+            larger than that is first decoded at a reduced scale (1/2 to 1/8, at
+            least twice the size asked for): several times faster for camera photos.
         background: RGB colour placed behind transparent pixels.
         formats: optional set of Pillow format names (``{"JPEG", "PNG"}``) to
             accept; a file in another format, whatever its ending, is an error.
@@ -75,7 +77,8 @@ def load_image(path, size=None, background=(255, 255, 255), formats=None) -> np.
     except OSError as err:
         raise ImageLoadError(path, f"the file cannot be opened ({err.strerror or err})",
                              "Check that it exists and that you may read it") from err
-    return decode_image(data, path, size=size, background=background, formats=formats)
+    draft = None if size is None else (2 * max(size),) * 2  # (an EXIF rotation may swap the sides)
+    return decode_image(data, path, size=size, background=background, formats=formats, draft=draft)
 
 
 def decode_image(data: bytes, name, size=None, background=(255, 255, 255), formats=None,

@@ -138,38 +138,84 @@ def top_k(probabilities, class_names, k: int = 5):
             np.take_along_axis(probabilities, order, axis=1))
 
 
+def iter_predictions(predictor: Predictor, paths, k: int = 5, batch_size: int = 32, keep_images: bool = False,
+                     workers: int | None = None):
+    """Yield, in the order of ``paths``, a :class:`Prediction` for every readable file and ``(path, reason)``
+    for every file that cannot be read, ``batch_size`` images per model call.
+
+    Files are read by :func:`utils.images.load_image` at the model's input size - exactly as a training
+    folder is read, so a model predicts its validation files as it scored them - by a pool of
+    ``workers`` threads (default: one per CPU core) that decode the next batches while the model runs on
+    the current one; JPEGs decode at a reduced scale when they are much larger than the model's input.
+    Only a few batches are held at a time, so memory stays flat whatever the number of files, and a
+    caller that writes each result as it comes keeps what was done if the run is stopped.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = list(paths)
+    size = predictor.image_size
+
+    def read(path):
+        try:
+            return path, load_image(path, size=size), None
+        except ImageLoadError as err:
+            return path, None, err.reason
+
+    batches = [paths[start:start + batch_size] for start in range(0, len(paths), batch_size)]
+    ahead = 2  # batches being decoded while the model works
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2) as pool:
+        pending = [[pool.submit(read, path) for path in batch] for batch in batches[:ahead]]
+        for number in range(len(batches)):
+            if number + ahead < len(batches):
+                pending.append([pool.submit(read, path) for path in batches[number + ahead]])
+            results = [future.result() for future in pending.pop(0)]
+            loaded = [(path, image) for path, image, reason in results if reason is None]
+            outputs = iter(())
+            if loaded:
+                images = np.stack([image for _, image in loaded]).astype("float32")
+                labels, probabilities = top_k(predictor.model.predict_on_batch(images), predictor.class_names, k)
+                outputs = iter(zip(labels, probabilities, strict=True))
+            for path, image, reason in results:
+                if reason is not None:
+                    yield path, reason
+                    continue
+                names, values = next(outputs)
+                yield Prediction(Path(path), list(names), [float(v) for v in values], image if keep_images else None)
+
+
 def predict_files(predictor: Predictor, paths, k: int = 5, batch_size: int = 32, keep_images: bool = False,
                   progress: bool | None = None):
-    """Predict the top-``k`` classes of image files, ``batch_size`` images per model call.
+    """Predict the top-``k`` classes of image files, ``batch_size`` images per model call
+    (:func:`iter_predictions`, collected).
 
-    Each file is read with :func:`utils.images.load_image` (any mode becomes RGB) and resized to
-    the model's input size. Returns ``(predictions, failures)``: a :class:`Prediction` per
-    readable file, in order, and ``(path, reason)`` for every file that could not be read.
-    ``progress`` (default: more than 8 files) shows Keras' progress bar.
+    Returns ``(predictions, failures)``: a :class:`Prediction` per readable file, in order, and
+    ``(path, reason)`` for every file that could not be read. ``progress`` (default: more than 8 files)
+    shows Keras' progress bar.
     """
     import keras
 
     paths = list(paths)
-    size = predictor.image_size
     progress = len(paths) > 8 if progress is None else progress
     bar = keras.utils.Progbar(len(paths), unit_name="image") if progress else None
     predictions, failures = [], []
-    for start in range(0, len(paths), batch_size):
-        batch, loaded = paths[start:start + batch_size], []
-        for path in batch:
-            try:
-                loaded.append((path, load_image(path, size=size)))
-            except ImageLoadError as err:
-                failures.append((path, err.reason))
-        if loaded:
-            images = np.stack([image for _, image in loaded]).astype("float32")
-            labels, probabilities = top_k(predictor.model.predict_on_batch(images), predictor.class_names, k)
-            for (path, image), names, values in zip(loaded, labels, probabilities, strict=True):
-                predictions.append(Prediction(path, names, [float(v) for v in values],
-                                              image if keep_images else None))
-        if bar is not None:
-            bar.update(min(start + batch_size, len(paths)))
+    for done, item in enumerate(iter_predictions(predictor, paths, k, batch_size, keep_images), start=1):
+        (predictions if isinstance(item, Prediction) else failures).append(item)
+        if bar is not None and (done % batch_size == 0 or done == len(paths)):
+            bar.update(done)
     return predictions, failures
+
+
+def model_only_rate(predictor: Predictor, batch_size: int = 32, seconds: float = 5.0) -> float:
+    """Images per second of the model alone (``predict_on_batch`` on random 0-255 input, after one warm-up
+    call): the ceiling that reading files can at best approach."""
+    height, width = predictor.image_size
+    images = np.random.default_rng(0).uniform(0, 255, (batch_size, height, width, 3)).astype("float32")
+    predictor.model.predict_on_batch(images)
+    calls, start = 0, time.perf_counter()
+    while calls < 3 or time.perf_counter() - start < seconds:
+        predictor.model.predict_on_batch(images)
+        calls += 1
+    return calls * batch_size / (time.perf_counter() - start)
 
 
 def predict_one_by_one(predictor: Predictor, paths, k: int = 5):
