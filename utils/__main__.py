@@ -238,8 +238,8 @@ def _predict(args) -> int:
     file = open(args.csv, "w", newline="", encoding="utf-8") if args.csv else None  # noqa: SIM115
     writer = csv.writer(file) if file else None
     if writer:
-        writer.writerow(["path", "rank", "label", "probability"])
-    done = failed = 0
+        writer.writerow(["path", "rank", "label", "probability"] + (["unsure"] if args.min_confidence else []))
+    done = failed = unsure_count = 0
     start = time.perf_counter()
     try:
         for item in results:
@@ -248,11 +248,14 @@ def _predict(args) -> int:
                 print(f"error: {item[0]}: {item[1]}", file=sys.stderr)
                 continue
             done += 1
-            print(item.path)
+            unsure = args.min_confidence is not None and item.probabilities[0] < args.min_confidence
+            unsure_count += unsure
+            print(f"{item.path}" + (f"  (unsure: top-1 below {args.min_confidence:g})" if unsure else ""))
             for rank, (label, probability) in enumerate(zip(item.labels, item.probabilities, strict=True), start=1):
                 print(f"  {rank}. {label:<28} {probability:.4f}")
                 if writer:
-                    writer.writerow([item.path, rank, label, f"{probability:.6f}"])
+                    writer.writerow([item.path, rank, label, f"{probability:.6f}"]
+                                    + (["yes" if unsure else "no"] if args.min_confidence else []))
             if file and done % 256 == 0:
                 file.flush()  # a run stopped half-way keeps what it did
     finally:
@@ -265,6 +268,8 @@ def _predict(args) -> int:
     how = "one image per model.predict call" if args.one_by_one else f"batches of {args.batch_size}"
     print(f"{done} image(s) predicted with {predictor.name} in {seconds:.1f} s "
           f"({done / seconds:.1f} images/s, {how})" + (f"; {failed} failed" if failed else ""))
+    if args.min_confidence is not None:
+        print(f"{unsure_count} of {done} unsure (top-1 probability below {args.min_confidence:g}): sort them by hand")
     if args.benchmark and done:
         alone = predict.model_only_rate(predictor, args.batch_size)
         print(f"benchmark: the model alone runs {alone:.1f} images/s (random input, batches of {args.batch_size}); "
@@ -416,6 +421,8 @@ def main(argv=None) -> int:
     pred.add_argument("--top", type=_positive, default=5, metavar="K", help="classes shown per image (default 5)")
     pred.add_argument("--csv", metavar="FILE", help="also write path,rank,label,probability rows to FILE")
     pred.add_argument("--batch-size", type=_positive, default=32, help="images per model call (default 32)")
+    pred.add_argument("--min-confidence", type=float, metavar="P", help="mark files whose top-1 probability is "
+                      "below P (e.g. 0.6) as unsure, in the output and in an 'unsure' column of the CSV")
     pred.add_argument("--benchmark", action="store_true",
                       help="also measure the model alone on random input, to compare with the rate of this run")
     pred.add_argument("--one-by-one", action="store_true",

@@ -80,11 +80,15 @@ def train_on_folder(data_dir, backbone: str = DEFAULT_BACKBONE, recipe: str = "t
                                       extra_callbacks=[Deadline(deadline)] if deadline else (), verbose=verbose)
             histories["stage 2: fine-tuning"] = tune.history
     seconds = time.perf_counter() - start
+    from utils.calibration import calibrate
+
+    model, temperature = calibrate(model, data.validation)  # honest confidences: T fitted on validation
     evaluations = {}
     for name, dataset in (("validation", data.validation), ("test", data.test)):
         if dataset is not None:
             evaluations[name] = _evaluate(model, dataset, data.class_names)
     settings = {"data": str(data.source), "recipe": recipe, "image_size": image_size, "batch_size": batch_size,
+                "temperature": round(temperature, 4),
                 "epochs": epochs, "minutes": minutes, "validation_split": validation_split, "patience": patience}
     if recipe != "fast":
         settings.update(backbone=backbone, fine_tune_epochs=fine_tune_epochs, augment=augment, rotation=rotation,

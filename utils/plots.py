@@ -172,6 +172,25 @@ def confusion_matrix(matrix, class_names, title: str = "Confusion matrix", norma
     return figure
 
 
+def reliability_diagram(curves: dict, bins: int = 15, title: str = "Reliability diagram"):
+    """For each ``name: (probabilities, labels)``, the accuracy in each confidence bin against the diagonal
+    of perfect calibration (above it: under-confident; below: over-confident), with its ECE."""
+    from utils.calibration import expected_calibration_error, reliability
+
+    plt = _plt()
+    figure, ax = plt.subplots(figsize=(5.2, 4.6))
+    ax.plot([0, 1], [0, 1], color="gray", linestyle="--", linewidth=1, label="perfectly calibrated")
+    for name, (probabilities, labels) in curves.items():
+        _, accuracy, confidence, counts = reliability(probabilities, labels, bins)
+        used = counts > 0
+        ece = expected_calibration_error(probabilities, labels, bins)
+        ax.plot(confidence[used], accuracy[used], marker="o", markersize=4, label=f"{name}: ECE {ece:.3f}")
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (top-1 probability)", ylabel="accuracy", title=title)
+    ax.legend(fontsize=8, loc="upper left")
+    figure.tight_layout()
+    return figure
+
+
 def top_k_bars(images, labels, probabilities, titles=None, size: float = 2.4):
     """Each image beside a horizontal bar chart of its top-k labels and probabilities, one row per image."""
     plt = _plt()

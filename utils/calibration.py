@@ -1,0 +1,116 @@
+"""Are the confidences honest? Calibration of a classifier's softmax outputs, and temperature scaling.
+
+A model is *calibrated* when, of all the images it labels with 80 % confidence, about 80 % are right.
+Label smoothing makes a network under-confident, long training over-confident, test-time averaging
+changes both. :func:`expected_calibration_error` measures it (ECE, 15 equal-width confidence bins,
+the gap between accuracy and confidence weighted by the bin's share of images). Temperature scaling
+fixes it with one number fitted on held-out data: the logits are divided by ``T`` before the softmax
+(``T > 1`` softens over-confident outputs, ``T < 1`` sharpens under-confident ones); the top class, and
+so the accuracy, never changes. :func:`with_temperature` puts ``T`` inside the model as a ``Rescaling``
+layer, so every user of the saved ``.keras`` file, plain Keras included, gets calibrated probabilities.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def expected_calibration_error(probabilities, labels, bins: int = 15) -> float:
+    """ECE: sum over equal-width confidence bins of (share of images) x |accuracy - mean confidence|."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    labels = np.asarray(labels).reshape(-1)
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == labels
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    error = 0.0
+    for b in range(bins):
+        inside = which == b
+        if inside.any():
+            error += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
+    return float(error)
+
+
+def reliability(probabilities, labels, bins: int = 15):
+    """Per confidence bin: ``(bin centres, accuracy, mean confidence, counts)``, for a reliability diagram."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    labels = np.asarray(labels).reshape(-1)
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == labels
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    counts = np.bincount(which, minlength=bins)
+    accuracy = np.bincount(which, weights=correct, minlength=bins) / np.maximum(counts, 1)
+    mean_confidence = np.bincount(which, weights=confidence, minlength=bins) / np.maximum(counts, 1)
+    return (edges[:-1] + edges[1:]) / 2, accuracy, mean_confidence, counts
+
+
+def fit_temperature(logits, labels) -> float:
+    """The temperature ``T`` that minimises the cross-entropy of ``softmax(logits / T)`` on ``labels``
+    (held-out images: the validation split, never the test set). A one-dimensional search on log T."""
+    logits = np.asarray(logits, dtype=np.float64)
+    labels = np.asarray(labels).reshape(-1)
+
+    def loss(log_t):
+        scaled = logits / np.exp(log_t)
+        scaled -= scaled.max(axis=1, keepdims=True)
+        log_probabilities = scaled - np.log(np.exp(scaled).sum(axis=1, keepdims=True))
+        return -log_probabilities[np.arange(len(labels)), labels].mean()
+
+    low, high = np.log(0.05), np.log(20.0)  # golden-section search: the loss is unimodal in log T
+    ratio = (np.sqrt(5) - 1) / 2
+    a, b = high - ratio * (high - low), low + ratio * (high - low)
+    for _ in range(80):
+        if loss(a) < loss(b):
+            high, b = b, a
+            a = high - ratio * (high - low)
+        else:
+            low, a = a, b
+            b = low + ratio * (high - low)
+    return float(np.exp((low + high) / 2))
+
+
+def logits_model(model):
+    """A model giving ``model``'s logits: the input of its final softmax (an ``Activation`` layer, or the
+    softmax of its last ``Dense`` layer, reproduced without it)."""
+    import keras
+
+    last = model.layers[-1]
+    softmax = last.get_config().get("activation") == "softmax"
+    if isinstance(last, keras.layers.Activation) and softmax:
+        return keras.Model(model.inputs, last.input, name=f"{model.name}_logits")
+    if isinstance(last, keras.layers.Dense) and softmax:
+        config = {**last.get_config(), "activation": "linear", "name": f"{last.name}_logits"}
+        dense = keras.layers.Dense.from_config(config)
+        outputs = dense(last.input)
+        dense.set_weights(last.get_weights())
+        return keras.Model(model.inputs, outputs, name=f"{model.name}_logits")
+    raise ValueError(f"{model.name} does not end in a softmax layer, so its logits cannot be found")
+
+
+def with_temperature(model, temperature: float):
+    """``model`` with its logits divided by ``temperature`` before the softmax: standard Keras layers only
+    (a ``Rescaling`` layer named ``temperature``), so the saved model still loads with plain Keras."""
+    import keras
+
+    logits = logits_model(model)
+    x = keras.layers.Rescaling(1 / temperature, dtype="float32", name="temperature")(logits.outputs[0])
+    outputs = keras.layers.Activation("softmax", dtype="float32", name="calibrated_probabilities")(x)
+    return keras.Model(model.inputs, outputs, name=f"{model.name}_calibrated")
+
+
+def calibrate(model, images, labels=None, batch_size: int = 500):
+    """Fit a temperature on held-out data and return ``(calibrated model, temperature)``.
+
+    ``images`` and ``labels``: arrays (raw 0-255 images, the model's input); or ``images`` alone, a
+    ``tf.data`` dataset of ``(images, labels)`` batches, such as ``ImageData.validation``.
+    """
+    logits = logits_model(model)
+    if labels is None:
+        from utils.evaluation import predict_dataset
+
+        values, labels = predict_dataset(logits, images)
+    else:
+        values = logits.predict(images, batch_size=batch_size, verbose=0)
+    temperature = fit_temperature(values, labels)
+    return with_temperature(model, temperature), temperature
