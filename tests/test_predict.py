@@ -149,3 +149,11 @@ def test_gradcam_and_predictions_work_on_a_model_with_test_time_augmentation(tmp
     [prediction], failures = predict.predict_files(predictor, [image], k=3)
     assert not failures and sorted(prediction.labels) == ["a", "b", "c"]
     assert abs(sum(prediction.probabilities) - 1) < 1e-4
+
+
+def test_the_upload_cell_waits_for_no_one_in_quick_mode(monkeypatch, capsys):
+    from utils import upload
+
+    monkeypatch.setenv("QUICK", "1")
+    assert upload.upload_and_predict({"a model": object()}, k=5) is None
+    assert "no upload button" in capsys.readouterr().out
