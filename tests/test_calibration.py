@@ -65,5 +65,10 @@ def test_with_temperature_divides_the_logits_and_loads_with_plain_keras(tmp_path
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "calibrated.keras"), str(tmp_path / "x.npy"),
                     str(tmp_path / "y.npy")], check=True, cwd=tmp_path)
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), softmax(logits / 2), atol=1e-5)
+    reloaded = keras.models.load_model(tmp_path / "calibrated.keras")
+    np.testing.assert_allclose(calibration.without_temperature(reloaded).predict(x, verbose=0), softmax(logits),
+                               atol=1e-5)
+    with pytest.raises(ValueError, match="no temperature layer"):
+        calibration.without_temperature(model)
     with pytest.raises(ValueError, match="does not end in a softmax"):
         calibration.logits_model(keras.Model(inputs, keras.layers.Dense(3)(inputs)))

@@ -100,7 +100,7 @@ def test_a_model_saved_elsewhere_predicts_with_labels_or_class_indices(tmp_path)
     result = subprocess.run([sys.executable, "-m", "utils", "predict", str(tmp_path / "fruit.png"), "--model",
                              str(tmp_path / "theirs.keras"), "--min-confidence", "0.99", "--csv",
                              str(tmp_path / "p.csv")], capture_output=True, text=True)
-    assert result.returncode == 0 and "(unsure: top-1 below 0.99)" in result.stdout  # an untrained model: far below 0.99
+    assert result.returncode == 0 and "(unsure: top-1 below 0.99)" in result.stdout  # untrained: far below
     assert "1 of 1 unsure" in result.stdout and (tmp_path / "p.csv").read_text().splitlines()[1].endswith(",yes")
 
 

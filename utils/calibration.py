@@ -114,3 +114,16 @@ def calibrate(model, images, labels=None, batch_size: int = 500):
         values = logits.predict(images, batch_size=batch_size, verbose=0)
     temperature = fit_temperature(values, labels)
     return with_temperature(model, temperature), temperature
+
+
+def without_temperature(model):
+    """The model as it was before :func:`with_temperature`: the softmax of the logits, not divided by ``T``
+    (to compare before and after). ``model`` must have the ``temperature`` layer."""
+    import keras
+
+    try:
+        layer = model.get_layer("temperature")
+    except ValueError as err:
+        raise ValueError(f"{model.name} has no temperature layer: it was not calibrated") from err
+    outputs = keras.layers.Activation("softmax", dtype="float32", name="probabilities")(layer.input)
+    return keras.Model(model.inputs, outputs, name=f"{model.name}_uncalibrated")
