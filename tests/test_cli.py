@@ -49,7 +49,7 @@ def test_train_quick_run_reports_and_saves(tmp_path):
     match = re.fullmatch(r"test_accuracy=(0\.\d{4}) train_seconds=(\d+) params=(\d+)", last)
     assert match, last
     assert float(match.group(1)) > 0.2  # 10 classes: chance is 0.1
-    assert "Epoch 2/2" in result.stdout and "trained 2.0 epochs of batches of 128" in result.stdout
+    assert "Epoch 2/2" in result.stdout and "trained 2.0 epochs of batches of 256" in result.stdout
     info = json.loads(path.with_suffix(".json").read_text())
     assert info["class_names"][0] == "airplane" and info["test_accuracy"] == float(match.group(1))
     assert path.stat().st_size > 0
