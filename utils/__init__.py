@@ -33,7 +33,7 @@ import os as _os
 # exceptions. This only works before TensorFlow is imported.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from utils import data, environment, evaluation, explore, folders, plots, report, saving, settings
+from utils import calibration, data, environment, evaluation, explore, folders, plots, report, saving, settings
 from utils.cifar10 import (
     CIFAR10_ENV,
     CLASS_NAMES,
