@@ -78,6 +78,7 @@ __all__ = [
     "ImageLoadError",
     "by_mode",
     "check_dataset",
+    "calibration",
     "data",
     "environment",
     "environment_report",
