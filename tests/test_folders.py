@@ -172,3 +172,17 @@ def test_check_of_split_folders_checks_each_split(tmp_path):
     assert list(check.scans) == ["train", "test"]
     assert not check.usable and "y hold no readable" in check.problems[0]
     assert "[train]" in check.report() and "[test]" in check.report()
+
+
+def test_train_and_test_folders_without_val_hold_out_validation_from_train(tmp_path):
+    variant = 0
+    for split, count in (("train", 10), ("test", 3)):
+        for name in ("x", "y"):
+            (tmp_path / split / name).mkdir(parents=True)
+            for i in range(count):
+                variant += 1
+                write_kind(tmp_path / split / name / f"{i}.png", "png", variant)
+    data = image_folder_datasets(tmp_path, image_size=(8, 8), validation_split=0.2, verbose=False)
+    assert len(data.train.file_paths) == 16 and len(data.val.file_paths) == 4 and len(data.test.file_paths) == 6
+    assert all("/train/" in path for path in data.val.file_paths), "validation comes from train/, test stays test"
+    assert "validation split 0.2" in data.check.report()

@@ -174,7 +174,7 @@ class DatasetCheck:
 
     def report(self) -> str:
         """Classes with counts, every problem file with its reason, then the verdict."""
-        split = "" if "all" not in self.scans or not self.validation_split else (
+        split = "" if not self.validation_split else (
             f" (validation split {self.validation_split:g}, made with a fixed seed)")
         lines = [f"Checked {self.root}{split}"]
         for name, scan in self.scans.items():
@@ -226,7 +226,8 @@ def check_dataset(directory, validation_split: float = 0.2, check_images: bool =
         raise ValueError(f"validation_split must be at least 0 and below 1, got {validation_split}")
     root = _existing_folder(directory)
     splits = split_folders(root)
-    check = DatasetCheck(root=root, scans={}, validation_split=validation_split if not splits else 0.0)
+    holdout = "all" if not splits else ("train" if "val" not in splits else None)  # the scan to split
+    check = DatasetCheck(root=root, scans={}, validation_split=validation_split if holdout else 0.0)
     try:
         for split, path in (splits or {"all": root}).items():
             check.scans[split] = scan_image_folder(path, check_images, near_duplicates)
@@ -238,7 +239,7 @@ def check_dataset(directory, validation_split: float = 0.2, check_images: bool =
         check.add("problem", "too-few-classes", f"{main.root} has {len(main.class_names)} class folder(s): a "
                   "classifier needs at least 2, one sub-folder per class.")
     smallest = min_images
-    if "all" in check.scans and validation_split:
+    if holdout and validation_split:
         smallest = max(min_images, math.ceil(1 / validation_split), math.ceil(1 / (1 - validation_split)))
     for split, scan in check.scans.items():
         missing = sorted(set(main.class_names) - set(scan.class_names))
@@ -250,7 +251,7 @@ def check_dataset(directory, validation_split: float = 0.2, check_images: bool =
         if empty:
             check.add("problem", "empty-class", f"{scan.root}: class folder(s) {', '.join(empty)} hold no readable "
                       f"images ({' '.join(IMAGE_EXTENSIONS)}).", "Add images or remove the folder.")
-        needed = smallest if split in ("all", "train") else 1
+        needed = smallest if split == holdout else (min_images if split == "train" else 1)
         small = {name: count for name, count in scan.counts.items() if 0 < count < needed}
         if small:
             listed = ", ".join(f"{name} ({count})" for name, count in small.items())
@@ -265,11 +266,12 @@ def check_dataset(directory, validation_split: float = 0.2, check_images: bool =
                       "left out (listed above).", "Re-save or replace them; nothing stops training.",
                       [path for path, _ in scan.unreadable])
     if check_images:
-        images = [_DoctorImage(path, name, split, scan.facts[path]) for split, scan in check.scans.items()
+        images = [_DoctorImage(path, name, "all" if split == holdout else split, scan.facts[path])
+                  for split, scan in check.scans.items()
                   for name, paths in scan.images.items() for path in paths]
         validation = None
-        if "all" in check.scans and validation_split:
-            validation = {path for path, _ in split_files(check.scans["all"], validation_split, seed)[1]}
+        if holdout and validation_split:
+            validation = {path for path, _ in split_files(check.scans[holdout], validation_split, seed)[1]}
         check.findings += examine(images, main.class_names, validation, near_duplicates)
     order = {"problem": 0, "warning": 1, "info": 2}
     check.findings.sort(key=lambda finding: order[finding.severity])
@@ -304,7 +306,8 @@ def image_folder_datasets(
     Batches of ``uint8`` RGB images of ``image_size`` (values 0-255) with integer labels, class
     names from the folder names. If ``directory`` holds ``train/`` (and optionally ``val/`` or
     ``validation/`` and ``test/``) those splits are used; otherwise ``validation_split`` of each
-    class's images is held out, chosen with ``seed`` (the same files every run, none in both).
+    class's images is held out, chosen with ``seed`` (the same files every run, none in both); from
+    ``train/`` when there is no ``val/``.
 
     The folder is checked first (:func:`check_dataset`): problems that would stop training
     raise :class:`DatasetFolderError` listing them all; unreadable images are reported by path
@@ -350,6 +353,9 @@ def image_folder_datasets(
     if "all" in check.scans:
         train, val = split_files(check.scans["all"], validation_split, seed)
         test = []
+    elif "val" not in check.scans:  # train/ (and test/) without val/: validation held out from train/
+        train, val = split_files(check.scans["train"], validation_split, seed)
+        test = labelled_files(check.scans["test"]) if "test" in check.scans else []
     else:
         train, val, test = (labelled_files(check.scans[split]) if split in check.scans else []
                             for split in ("train", "val", "test"))
