@@ -70,14 +70,19 @@ def test_validation_split_is_reproducible_and_disjoint(tmp_path):
     assert split_files(8)[1] != val
 
 
-def test_train_val_test_folders_are_used_as_given(tmp_path):
+def split_folders(root, counts):
+    """``root/<split>/{x,y}/`` with ``counts[split]`` different PNG files in each class."""
     variant = 0
-    for split, count in (("train", 4), ("val", 2), ("test", 3)):
+    for split, count in counts.items():
         for name in ("x", "y"):
-            (tmp_path / split / name).mkdir(parents=True)
+            (root / split / name).mkdir(parents=True)
             for i in range(count):
                 variant += 1
-                write_kind(tmp_path / split / name / f"{i}.png", "png", variant)
+                write_kind(root / split / name / f"{i}.png", "png", variant)
+
+
+def test_train_val_test_folders_are_used_as_given(tmp_path):
+    split_folders(tmp_path, {"train": 4, "val": 2, "test": 3})
     data = image_folder_datasets(tmp_path, image_size=(8, 8), batch_size=2, verbose=False)
     assert data.class_names == ["x", "y"]
     assert len(data.train.file_paths) == 8 and len(data.val.file_paths) == 4 and len(data.test.file_paths) == 6
@@ -175,13 +180,7 @@ def test_check_of_split_folders_checks_each_split(tmp_path):
 
 
 def test_train_and_test_folders_without_val_hold_out_validation_from_train(tmp_path):
-    variant = 0
-    for split, count in (("train", 10), ("test", 3)):
-        for name in ("x", "y"):
-            (tmp_path / split / name).mkdir(parents=True)
-            for i in range(count):
-                variant += 1
-                write_kind(tmp_path / split / name / f"{i}.png", "png", variant)
+    split_folders(tmp_path, {"train": 10, "test": 3})
     data = image_folder_datasets(tmp_path, image_size=(8, 8), validation_split=0.2, verbose=False)
     assert len(data.train.file_paths) == 16 and len(data.val.file_paths) == 4 and len(data.test.file_paths) == 6
     assert all("/train/" in path for path in data.val.file_paths), "validation comes from train/, test stays test"

@@ -17,18 +17,8 @@ import numpy as np
 
 def expected_calibration_error(probabilities, labels, bins: int = 15) -> float:
     """ECE: sum over equal-width confidence bins of (share of images) x |accuracy - mean confidence|."""
-    probabilities = np.asarray(probabilities, dtype=np.float64)
-    labels = np.asarray(labels).reshape(-1)
-    confidence = probabilities.max(axis=1)
-    correct = probabilities.argmax(axis=1) == labels
-    edges = np.linspace(0, 1, bins + 1)
-    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
-    error = 0.0
-    for b in range(bins):
-        inside = which == b
-        if inside.any():
-            error += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
-    return float(error)
+    _, accuracy, confidence, counts = reliability(probabilities, labels, bins)
+    return float((counts / max(counts.sum(), 1) * np.abs(accuracy - confidence)).sum())
 
 
 def reliability(probabilities, labels, bins: int = 15):
