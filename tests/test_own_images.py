@@ -84,3 +84,16 @@ def test_train_data_errors_are_one_line(tmp_path):
     result = run("train", "--data", str(tmp_path), "--recipe", "baseline")
     assert result.returncode == 1 and "--data trains --recipe transfer" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_fast_recipe_trains_on_a_folder_at_32_pixels(tmp_path):
+    root = class_folder(tmp_path / "two", classes=2, per_class=40, size=48)
+    model = tmp_path / "fast.keras"
+    result = run("train", "--data", str(root), "--recipe", "fast", "--epochs", "2", "--save", str(model),
+                 "--verbose", "0")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    last = result.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"val_accuracy=(0|1)\.\d{4} train_seconds=\d+ classes=2 images=80", last), last
+    summary = json.loads((tmp_path / "fast_report" / "summary.json").read_text())
+    assert summary["settings"]["recipe"] == "fast" and summary["settings"]["image_size"] == 32
+    assert float(last.split()[0].split("=")[1]) >= 0.75, "two colours, stripes across or down: easy"
