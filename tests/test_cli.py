@@ -122,8 +122,13 @@ def test_predict_reports_top_k_writes_csv_and_names_bad_files(tmp_path):
     write_kind(folder / "sub" / "b.jpg", "cmyk_jpeg")
     write_bad(folder / "c.jpg", "truncated_jpeg")
     (folder / "notes.txt").write_text("not an image\n")
-    result = run("predict", str(folder), "--model", "mobilenet_v1_025", "--top", "3", "--csv", str(tmp_path / "p.csv"))
+    result = run("predict", str(folder), "--model", "mobilenet_v1_025", "--top", "3", "--csv", str(tmp_path / "p.csv"),
+                 "--benchmark")
     assert result.returncode == 1, result.stderr[-2000:]
+    model, reading, ceiling, share = map(float, re.search(
+        r"model alone runs ([\d.]+) images/s.*\n.*reading the files alone .* runs ([\d.]+) images/s; .* at most "
+        r"([\d.]+) images/s, and this run reached (\d+)% of that", result.stdout).groups())
+    assert model > 0 and reading > 0 and ceiling == pytest.approx(1 / (1 / model + 1 / reading), abs=0.1) and share > 0
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and str(folder / "c.jpg") in errors[0] and "truncated" in errors[0]
     assert re.search(r"^  3\. \S+ +0\.\d{4}$", result.stdout, re.MULTILINE) and "  4. " not in result.stdout

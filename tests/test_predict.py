@@ -44,6 +44,19 @@ def test_defaults_include_the_sample_photos():
     assert {"china.jpg", "flower.jpg", "grace_hopper.jpg"} <= set(names)
 
 
+def test_read_ahead_keeps_order_and_reasons_and_reading_rate_counts_every_file(tmp_path):
+    paths = [write_kind(tmp_path / f"{i}.png", "png") for i in range(5)]
+    bad = write_bad(tmp_path / "broken.jpg", "truncated_jpeg")
+    batches = list(predict.read_ahead([paths[0], bad, *paths[1:]], (8, 8), batch_size=2))
+    assert [len(batch) for batch in batches] == [2, 2, 2]
+    flat = [item for batch in batches for item in batch]
+    assert [path for path, _, _ in flat] == [paths[0], bad, *paths[1:]]
+    assert [image.shape for _, image, reason in flat if reason is None] == [(8, 8, 3)] * 5
+    assert "truncated" in flat[1][2] and flat[1][1] is None
+    assert predict.reading_rate([*paths, bad], (8, 8), batch_size=2) > 0
+    assert predict.shared_ceiling(600.0, 300.0) == pytest.approx(200.0)  # 1/600 + 1/300 seconds per image
+
+
 def test_predict_files_batches_and_reports_bad_files(tmp_path):
     paths = [write_kind(tmp_path / f"{i:02d}-{kind}{ENDINGS.get(kind, '.png')}", kind)
              for i, kind in enumerate(GOOD_KINDS)]  # every image mode users have

@@ -271,9 +271,15 @@ def _predict(args) -> int:
     if args.min_confidence is not None:
         print(f"{unsure_count} of {done} unsure (top-1 probability below {args.min_confidence:g}): sort them by hand")
     if args.benchmark and done:
+        rate = done / seconds
         alone = predict.model_only_rate(predictor, args.batch_size)
+        reading = predict.reading_rate(paths, predictor.image_size, args.batch_size)
+        ceiling = predict.shared_ceiling(alone, reading)
         print(f"benchmark: the model alone runs {alone:.1f} images/s (random input, batches of {args.batch_size}); "
-              f"this run reached {done / seconds / alone:.0%} of it")
+              f"this run reached {rate / alone:.0%} of it")
+        print(f"benchmark: reading the files alone (decode and resize, no model) runs {reading:.1f} images/s; "
+              f"taking turns on the same CPU cores the two can do at most {ceiling:.1f} images/s, and this run "
+              f"reached {rate / ceiling:.0%} of that")
     return 1 if failed else 0
 
 
@@ -424,7 +430,8 @@ def main(argv=None) -> int:
     pred.add_argument("--min-confidence", type=float, metavar="P", help="mark files whose top-1 probability is "
                       "below P (e.g. 0.6) as unsure, in the output and in an 'unsure' column of the CSV")
     pred.add_argument("--benchmark", action="store_true",
-                      help="also measure the model alone on random input, to compare with the rate of this run")
+                      help="also measure the model alone (random input) and reading the files alone, to compare "
+                           "with the rate of this run")
     pred.add_argument("--one-by-one", action="store_true",
                       help="call model.predict once per image instead, to compare the speed")
     pred.set_defaults(run=_predict)

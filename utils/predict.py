@@ -138,22 +138,16 @@ def top_k(probabilities, class_names, k: int = 5):
             np.take_along_axis(probabilities, order, axis=1))
 
 
-def iter_predictions(predictor: Predictor, paths, k: int = 5, batch_size: int = 32, keep_images: bool = False,
-                     workers: int | None = None):
-    """Yield, in the order of ``paths``, a :class:`Prediction` for every readable file and ``(path, reason)``
-    for every file that cannot be read, ``batch_size`` images per model call.
+def read_ahead(paths, size, batch_size: int = 32, workers: int | None = None, ahead: int = 2):
+    """Yield, batch after batch in the order of ``paths``, a list of ``(path, image, reason)``: the image
+    read by :func:`utils.images.load_image` at ``size`` (``reason`` None), or None and why it could not be.
 
-    Files are read by :func:`utils.images.load_image` at the model's input size - exactly as a training
-    folder is read, so a model predicts its validation files as it scored them - by a pool of
-    ``workers`` threads (default: one per CPU core) that decode the next batches while the model runs on
-    the current one; JPEGs decode at a reduced scale when they are much larger than the model's input.
-    Only a few batches are held at a time, so memory stays flat whatever the number of files, and a
-    caller that writes each result as it comes keeps what was done if the run is stopped.
+    A pool of ``workers`` threads (default: one per CPU core) decodes the next ``ahead`` batches while the
+    caller works on the current one; only those batches are held, so memory stays flat.
     """
     from concurrent.futures import ThreadPoolExecutor
 
     paths = list(paths)
-    size = predictor.image_size
 
     def read(path):
         try:
@@ -162,25 +156,39 @@ def iter_predictions(predictor: Predictor, paths, k: int = 5, batch_size: int = 
             return path, None, err.reason
 
     batches = [paths[start:start + batch_size] for start in range(0, len(paths), batch_size)]
-    ahead = 2  # batches being decoded while the model works
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2) as pool:
         pending = [[pool.submit(read, path) for path in batch] for batch in batches[:ahead]]
         for number in range(len(batches)):
             if number + ahead < len(batches):
                 pending.append([pool.submit(read, path) for path in batches[number + ahead]])
-            results = [future.result() for future in pending.pop(0)]
-            loaded = [(path, image) for path, image, reason in results if reason is None]
-            outputs = iter(())
-            if loaded:
-                images = np.stack([image for _, image in loaded]).astype("float32")
-                labels, probabilities = top_k(predictor.model.predict_on_batch(images), predictor.class_names, k)
-                outputs = iter(zip(labels, probabilities, strict=True))
-            for path, image, reason in results:
-                if reason is not None:
-                    yield path, reason
-                    continue
-                names, values = next(outputs)
-                yield Prediction(Path(path), list(names), [float(v) for v in values], image if keep_images else None)
+            yield [future.result() for future in pending.pop(0)]
+
+
+def iter_predictions(predictor: Predictor, paths, k: int = 5, batch_size: int = 32, keep_images: bool = False,
+                     workers: int | None = None):
+    """Yield, in the order of ``paths``, a :class:`Prediction` for every readable file and ``(path, reason)``
+    for every file that cannot be read, ``batch_size`` images per model call.
+
+    Files are read by :func:`utils.images.load_image` at the model's input size - exactly as a training
+    folder is read, so a model predicts its validation files as it scored them - by :func:`read_ahead`'s
+    threads, which decode the next batches while the model runs on the current one; JPEGs decode at a
+    reduced scale when they are much larger than the model's input. Only a few batches are held at a
+    time, so memory stays flat whatever the number of files, and a caller that writes each result as it
+    comes keeps what was done if the run is stopped.
+    """
+    for results in read_ahead(paths, predictor.image_size, batch_size, workers):
+        loaded = [(path, image) for path, image, reason in results if reason is None]
+        outputs = iter(())
+        if loaded:
+            images = np.stack([image for _, image in loaded]).astype("float32")
+            labels, probabilities = top_k(predictor.model.predict_on_batch(images), predictor.class_names, k)
+            outputs = iter(zip(labels, probabilities, strict=True))
+        for path, image, reason in results:
+            if reason is not None:
+                yield path, reason
+                continue
+            names, values = next(outputs)
+            yield Prediction(Path(path), list(names), [float(v) for v in values], image if keep_images else None)
 
 
 def predict_files(predictor: Predictor, paths, k: int = 5, batch_size: int = 32, keep_images: bool = False,
@@ -216,6 +224,24 @@ def model_only_rate(predictor: Predictor, batch_size: int = 32, seconds: float =
         predictor.model.predict_on_batch(images)
         calls += 1
     return calls * batch_size / (time.perf_counter() - start)
+
+
+def reading_rate(paths, size, batch_size: int = 32, seconds: float = 5.0) -> float:
+    """Files per second that :func:`read_ahead` decodes and resizes to ``size`` with no model running
+    (the files in ``paths`` from the first, for about ``seconds``): the other ceiling of prediction."""
+    done, start = 0, time.perf_counter()
+    for results in read_ahead(paths, size, batch_size):
+        done += len(results)
+        if time.perf_counter() - start >= seconds:
+            break
+    return done / (time.perf_counter() - start)
+
+
+def shared_ceiling(model_rate: float, reading_rate: float) -> float:
+    """Images per second at best when reading and the model take turns on the same CPU cores, each as fast
+    as alone: every image costs the time of both (on a GPU the model leaves the cores to reading, and the
+    ceiling is the slower of the two)."""
+    return 1 / (1 / model_rate + 1 / reading_rate)
 
 
 def predict_one_by_one(predictor: Predictor, paths, k: int = 5):
