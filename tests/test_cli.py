@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import keras
 import pytest
 
 from utils.settings import REPO_ROOT
@@ -52,18 +53,25 @@ def test_train_quick_run_reports_and_saves(tmp_path):
     assert "Epoch 2/2" in result.stdout and "trained 2.0 epochs of batches of 256" in result.stdout
     info = json.loads(path.with_suffix(".json").read_text())
     assert info["class_names"][0] == "airplane" and info["test_accuracy"] == float(match.group(1))
+    assert "not calibrated" in result.stdout and "temperature" not in info  # no held-out images to fit it on
     assert path.stat().st_size > 0
 
 
 @pytest.mark.needs_cifar10
-def test_train_on_the_validation_split_never_reports_test_accuracy():
+def test_train_on_the_validation_split_never_reports_test_accuracy_and_calibrates(tmp_path):
+    path = tmp_path / "baseline.keras"
     result = run("train", "--recipe", "baseline", "--epochs", "1", "--validation", "--verbose", "0",
-                 env={"QUICK": "1"})
+                 "--save", str(path), env={"QUICK": "1"})
     assert result.returncode == 0, result.stderr[-2000:]
     assert "evaluating on 1000 validation images" in result.stdout
     assert re.fullmatch(r"validation_accuracy=0\.\d{4} train_seconds=\d+ params=\d+",
                         result.stdout.strip().splitlines()[-1])
     assert "test_accuracy" not in result.stdout
+    temperature = float(re.search(r"calibrated: temperature ([\d.]+) fitted on the 1000 validation", result.stdout)[1])
+    info = json.loads(path.with_suffix(".json").read_text())
+    assert info["temperature"] == pytest.approx(temperature, abs=1e-3) and temperature > 0
+    model = keras.models.load_model(path)
+    assert model.get_layer("temperature").scale == pytest.approx(1 / info["temperature"], rel=1e-3)
 
 
 def test_train_refuses_a_bad_save_path_and_options_the_baseline_has_not():

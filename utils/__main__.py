@@ -87,6 +87,7 @@ def _train(args) -> int:
         return _train_folder(args)
 
     from utils import ablation, cnn
+    from utils.calibration import calibrate
     from utils.data import cifar10_splits, stratified_subset
     from utils.environment import best_precision
     from utils.evaluation import evaluate, predict_proba, tta_model
@@ -150,9 +151,17 @@ def _train(args) -> int:
         print(f"{evaluated_on} accuracy by test-time augmentation: " + ", ".join(
             f"{name} {evaluate(predict_proba(view, x_eval), y_eval, class_names).accuracy:.4f}"
             for name, view in views.items()))
+    calibration = {}
+    if args.validation:  # honest confidences: a temperature fitted on the validation images (accuracy unchanged)
+        final, temperature = calibrate(final, x_eval, y_eval)
+        calibration = {"temperature": round(temperature, 4)}
+        print(f"calibrated: temperature {temperature:.3f} fitted on the {len(x_eval)} validation images")
+    else:
+        print("not calibrated: every training image was used for training, none is left to fit a temperature on; "
+              "--validation holds 5,000 out and calibrates (as notebook 02 does)")
     if args.save:
         save_model(final, args.save, class_names, recipe=args.recipe, train_seconds=round(seconds, 1),
-                   **{f"{evaluated_on}_accuracy": round(accuracy, 4)},
+                   **{f"{evaluated_on}_accuracy": round(accuracy, 4)}, **calibration,
                    **({"changed": {k: repr(v) for k, v in overrides.items()}} if overrides else {}))
         print(f"saved {args.save} (+ {model_info_path(args.save).name})")
     print(f"trained {done}")
