@@ -72,3 +72,17 @@ def test_with_temperature_divides_the_logits_and_loads_with_plain_keras(tmp_path
         calibration.without_temperature(model)
     with pytest.raises(ValueError, match="does not end in a softmax"):
         calibration.logits_model(keras.Model(inputs, keras.layers.Dense(3)(inputs)))
+
+
+def test_calibrate_with_outputs_gives_the_calibrated_models_probabilities_from_one_pass():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((6,))
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(keras.layers.Dense(3)(inputs)))
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(64, 6)).astype("float32"), rng.integers(0, 3, 64)
+    calibrated, temperature, probabilities, labels = calibration.calibrate_with_outputs(model, x, y)
+    assert calibration.calibrate(model, x, y)[1] == pytest.approx(temperature)
+    np.testing.assert_allclose(probabilities, calibrated.predict(x, verbose=0), atol=1e-5)
+    np.testing.assert_array_equal(labels, y)
+    np.testing.assert_allclose(calibration.softmax(np.array([[0.0, np.log(3.0)], [1000.0, 0.0]])),
+                               [[0.25, 0.75], [1.0, 0.0]])

@@ -95,6 +95,14 @@ def calibrate(model, images, labels=None, batch_size: int = 500):
     ``images`` and ``labels``: arrays (raw 0-255 images, the model's input); or ``images`` alone, a
     ``tf.data`` dataset of ``(images, labels)`` batches, such as ``ImageData.validation``.
     """
+    calibrated, temperature, _, _ = calibrate_with_outputs(model, images, labels, batch_size)
+    return calibrated, temperature
+
+
+def calibrate_with_outputs(model, images, labels=None, batch_size: int = 500):
+    """Like :func:`calibrate`, also returning the held-out images' calibrated probabilities and their labels,
+    from the same single pass (to evaluate the calibrated model on them without predicting them again):
+    ``(calibrated model, temperature, probabilities, labels)``."""
     logits = logits_model(model)
     if labels is None:
         from utils.evaluation import predict_dataset
@@ -103,7 +111,14 @@ def calibrate(model, images, labels=None, batch_size: int = 500):
     else:
         values = logits.predict(images, batch_size=batch_size, verbose=0)
     temperature = fit_temperature(values, labels)
-    return with_temperature(model, temperature), temperature
+    return with_temperature(model, temperature), temperature, softmax(values / temperature), np.asarray(labels)
+
+
+def softmax(logits) -> np.ndarray:
+    """The softmax of each row of ``logits``, in float64 (stable: the row's maximum is subtracted first)."""
+    logits = np.asarray(logits, dtype=np.float64)
+    exps = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return exps / exps.sum(axis=1, keepdims=True)
 
 
 def without_temperature(model):

@@ -109,14 +109,16 @@ def difference_hash(rgb: np.ndarray) -> int:
 
 
 @dataclass
-class _Image:
+class ScannedImage:
+    """One file of a folder for :func:`examine`: where it is, its class, its split and what reading it told."""
+
     path: Path
     label: str  # class name
     split: str  # "train", "val", "test", or "all" before the validation split is made
     facts: FileFacts
 
 
-def examine(images: list[_Image], class_names: list[str], validation: set | None = None,
+def examine(images: list[ScannedImage], class_names: list[str], validation: set | None = None,
             near_duplicates: bool = False) -> list[Finding]:
     """The findings for ``images`` (readable or not). ``validation``: the paths the seeded split would hold
     out, when the folder has no ``val/`` of its own."""
@@ -130,7 +132,7 @@ def examine(images: list[_Image], class_names: list[str], validation: set | None
     return findings
 
 
-def _side(image: _Image, validation: set | None) -> str:
+def _side(image: ScannedImage, validation: set | None) -> str:
     if image.split == "all":
         return "val" if validation is not None and image.path in validation else "train"
     return image.split
@@ -149,7 +151,7 @@ def _listed(groups, show=_SHOWN) -> str:
     return text + (f"; ... and {len(groups) - show} more group(s)" if len(groups) > show else "")
 
 
-def _exact_duplicates(images: list[_Image], validation: set | None) -> list[Finding]:
+def _exact_duplicates(images: list[ScannedImage], validation: set | None) -> list[Finding]:
     findings = []
     groups = [[images[i] for i in group] for group in _groups({i: im.facts.digest for i, im in enumerate(images)})]
     across = [g for g in groups if len({im.label for im in g}) > 1]
@@ -180,7 +182,7 @@ def _exact_duplicates(images: list[_Image], validation: set | None) -> list[Find
     return findings
 
 
-def _near_duplicates(images: list[_Image]) -> list[Finding]:
+def _near_duplicates(images: list[ScannedImage]) -> list[Finding]:
     """Pairs of different files whose difference hashes are within :data:`NEAR_DISTANCE` bits, grouped."""
     hashes = np.array([im.facts.dhash for im in images], dtype=np.uint64)
     parent = list(range(len(images)))
@@ -213,7 +215,7 @@ def _near_duplicates(images: list[_Image]) -> list[Finding]:
         "similar-looking images).", tuple(im.path for g in groups for im in g))]
 
 
-def _not_classes(images: list[_Image], class_names: list[str]) -> list[Finding]:
+def _not_classes(images: list[ScannedImage], class_names: list[str]) -> list[Finding]:
     findings = []
     named = [name for name in class_names if SPLIT_NAME.match(name)]
     for name in named:
@@ -245,7 +247,7 @@ def _not_classes(images: list[_Image], class_names: list[str]) -> list[Finding]:
     return findings
 
 
-def _file_kinds(images: list[_Image]) -> list[Finding]:
+def _file_kinds(images: list[ScannedImage]) -> list[Finding]:
     findings = []
     mismatched = [im for im in images if im.facts.format
                   and im.facts.format not in EXPECTED_FORMATS.get(im.path.suffix.lower(), {im.facts.format})]

@@ -25,8 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from utils.doctor import Finding, examine, imbalance, inspect_file
-from utils.doctor import _Image as _DoctorImage
+from utils.doctor import Finding, ScannedImage, examine, imbalance, inspect_file
 from utils.images import IMAGE_EXTENSIONS, load_image
 from utils.settings import SEED
 
@@ -266,7 +265,7 @@ def check_dataset(directory, validation_split: float = 0.2, check_images: bool =
                       "left out (listed above).", "Re-save or replace them; nothing stops training.",
                       [path for path, _ in scan.unreadable])
     if check_images:
-        images = [_DoctorImage(path, name, "all" if split == holdout else split, scan.facts[path])
+        images = [ScannedImage(path, name, "all" if split == holdout else split, scan.facts[path])
                   for split, scan in check.scans.items()
                   for name, paths in scan.images.items() for path in paths]
         validation = None

@@ -80,13 +80,15 @@ def train_on_folder(data_dir, backbone: str = DEFAULT_BACKBONE, recipe: str = "t
                                       extra_callbacks=[Deadline(deadline)] if deadline else (), verbose=verbose)
             histories["stage 2: fine-tuning"] = tune.history
     seconds = time.perf_counter() - start
-    from utils.calibration import calibrate
+    from utils.calibration import calibrate_with_outputs
+    from utils.evaluation import evaluate
 
-    model, temperature = calibrate(model, data.validation)  # honest confidences: T fitted on validation
-    evaluations = {}
-    for name, dataset in (("validation", data.validation), ("test", data.test)):
-        if dataset is not None:
-            evaluations[name] = _evaluate(model, dataset, data.class_names)
+    # honest confidences: T fitted on validation; the same pass gives the validation evaluation
+    model, temperature, probabilities, labels = calibrate_with_outputs(model, data.validation)
+    evaluations = {"validation": (evaluate(probabilities, labels, data.class_names), labels,
+                                  list(getattr(data.validation, "file_paths", [])))}
+    if data.test is not None:
+        evaluations["test"] = _evaluate(model, data.test, data.class_names)
     settings = {"data": str(data.source), "recipe": recipe, "image_size": image_size, "batch_size": batch_size,
                 "temperature": round(temperature, 4),
                 "epochs": epochs, "minutes": minutes, "validation_split": validation_split, "patience": patience}
