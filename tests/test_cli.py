@@ -53,7 +53,10 @@ def test_train_quick_run_reports_and_saves(tmp_path):
     assert "Epoch 2/2" in result.stdout and "trained 2.0 epochs of batches of 256" in result.stdout
     info = json.loads(path.with_suffix(".json").read_text())
     assert info["class_names"][0] == "airplane" and info["test_accuracy"] == float(match.group(1))
-    assert "not calibrated" in result.stdout and "temperature" not in info  # no held-out images to fit it on
+    assert "training on 4800 images" in result.stdout  # 200 of the 5,000 held out to fit the temperature on
+    temperature = float(re.search(r"calibrated: temperature ([\d.]+) fitted on 200 training images held out",
+                                  result.stdout)[1])
+    assert info["temperature"] == pytest.approx(temperature, abs=1e-3)
     assert path.stat().st_size > 0
 
 
@@ -67,7 +70,8 @@ def test_train_on_the_validation_split_never_reports_test_accuracy_and_calibrate
     assert re.fullmatch(r"validation_accuracy=0\.\d{4} train_seconds=\d+ params=\d+",
                         result.stdout.strip().splitlines()[-1])
     assert "test_accuracy" not in result.stdout
-    temperature = float(re.search(r"calibrated: temperature ([\d.]+) fitted on the 1000 validation", result.stdout)[1])
+    temperature = float(re.search(r"calibrated: temperature ([\d.]+) fitted on 1000 validation images",
+                                  result.stdout)[1])
     info = json.loads(path.with_suffix(".json").read_text())
     assert info["temperature"] == pytest.approx(temperature, abs=1e-3) and temperature > 0
     model = keras.models.load_model(path)
@@ -79,6 +83,9 @@ def test_train_refuses_a_bad_save_path_and_options_the_baseline_has_not():
     assert result.returncode == 1 and "must end in .keras" in result.stderr
     result = run("train", "--recipe", "baseline", "--minutes", "1", env={"QUICK": "1"})
     assert result.returncode == 1 and "fixed number of --epochs" in result.stderr
+    for options in (["--calibration-images", "-1"], ["--calibration-images", "100", "--validation"]):
+        result = run("train", *options, env={"QUICK": "1"})
+        assert result.returncode == 1 and "--calibration-images takes 0 or more" in result.stderr
 
 
 def test_benchmark_prints_a_rate_per_setting():

@@ -53,9 +53,9 @@ def _train_folder(args) -> int:
     from utils.saving import model_info_path, save_model
     from utils.settings import by_mode, models_dir
 
-    if args.recipe == "baseline" or args.validation or args.without or args.set:
-        raise ValueError("--data trains --recipe transfer (default) or fast; --validation, --without, --set and the "
-                         "baseline are for CIFAR-10")
+    if args.recipe == "baseline" or args.validation or args.without or args.set or args.calibration_images is not None:
+        raise ValueError("--data trains --recipe transfer (default) or fast; --validation, --without, --set, "
+                         "--calibration-images and the baseline are for CIFAR-10")
     if args.save and not args.save.endswith(".keras"):
         raise ValueError(f"--save {args.save}: the model file must end in .keras")
     epochs = args.epochs or by_mode(full=5, quick=2)
@@ -88,7 +88,7 @@ def _train(args) -> int:
 
     from utils import ablation, cnn
     from utils.calibration import calibrate
-    from utils.data import cifar10_splits, stratified_subset
+    from utils.data import cifar10_splits, hold_out, stratified_subset
     from utils.environment import best_precision
     from utils.evaluation import evaluate, predict_proba, tta_model
     from utils.runner import parse_assignments
@@ -98,6 +98,9 @@ def _train(args) -> int:
     if args.save and not args.save.endswith(".keras"):
         raise ValueError(f"--save {args.save}: the model file must end in .keras")
     args.recipe = args.recipe or "fast"
+    if args.calibration_images is not None and (args.calibration_images < 0 or args.validation):
+        raise ValueError("--calibration-images takes 0 or more images, and is for runs without --validation "
+                         "(which calibrate on the validation images)")
     if args.recipe == "transfer":
         raise ValueError("--recipe transfer needs --data DIR (on CIFAR-10, notebook 03 runs it)")
     if args.recipe == "baseline" and (args.minutes or args.batch_size or args.without or args.set):
@@ -118,6 +121,8 @@ def _train(args) -> int:
         if quick:  # a small stratified slice, so the command finishes in about a minute
             x_train, y_train = stratified_subset(x_train, y_train, 5000)
             x_eval, y_eval = stratified_subset(x_eval, y_eval, 1000)
+        held = by_mode(full=1000, quick=200) if args.calibration_images is None else args.calibration_images
+        x_train, y_train, x_held, y_held = hold_out(x_train, y_train, held)  # to fit the temperature on
     evaluated_on = "validation" if args.validation else "test"
     epochs = args.epochs
     if epochs is None and args.minutes is None:
@@ -151,14 +156,15 @@ def _train(args) -> int:
         print(f"{evaluated_on} accuracy by test-time augmentation: " + ", ".join(
             f"{name} {evaluate(predict_proba(view, x_eval), y_eval, class_names).accuracy:.4f}"
             for name, view in views.items()))
-    calibration = {}
-    if args.validation:  # honest confidences: a temperature fitted on the validation images (accuracy unchanged)
-        final, temperature = calibrate(final, x_eval, y_eval)
+    calibration = {}  # honest confidences: a temperature fitted on images not trained on (accuracy unchanged)
+    x_fit, y_fit, which = (x_eval, y_eval, "validation images") if args.validation else \
+        (x_held, y_held, "training images held out from training (--calibration-images)")
+    if len(x_fit):
+        final, temperature = calibrate(final, x_fit, y_fit)
         calibration = {"temperature": round(temperature, 4)}
-        print(f"calibrated: temperature {temperature:.3f} fitted on the {len(x_eval)} validation images")
+        print(f"calibrated: temperature {temperature:.3f} fitted on {len(x_fit)} {which}")
     else:
-        print("not calibrated: every training image was used for training, none is left to fit a temperature on; "
-              "--validation holds 5,000 out and calibrates (as notebook 02 does)")
+        print("not calibrated: --calibration-images 0 trains on every image and leaves none to fit a temperature on")
     if args.save:
         save_model(final, args.save, class_names, recipe=args.recipe, train_seconds=round(seconds, 1),
                    **{f"{evaluated_on}_accuracy": round(accuracy, 4)}, **calibration,
@@ -343,7 +349,8 @@ def main(argv=None) -> int:
     train = commands.add_parser(
         "train", help="train notebook 02's CNN on CIFAR-10, or transfer-learn on your own folder (--data DIR)",
         description="Train a CNN of notebook 02 (the code of its #@save cells, in utils/cnn.py) on CIFAR-10. "
-                    "Without --validation: on all 50,000 training images, then test accuracy on the 10,000 test "
+                    "Without --validation: on the 50,000 training images less 1,000 held out to calibrate the model's "
+                    "confidences (--calibration-images), then test accuracy on the 10,000 test "
                     "images. With --validation: on notebook 02's 45,000 training images, then accuracy on its "
                     "5,000 validation images (for choosing settings; the test set is not used). "
                     "With --data DIR: on your folder-per-class images (checked first by the dataset doctor), by "
@@ -376,6 +383,10 @@ def main(argv=None) -> int:
                        "peak learning rate scales with it; --data: default 32)")
     train.add_argument("--seed", type=int, help=f"random seed of the weights and the augmentation (default "
                        f"{utils.SEED}, the notebooks'); repeat a run with other seeds to see its spread")
+    train.add_argument("--calibration-images", type=int, metavar="N",
+                       help="CIFAR-10 without --validation: training images held out from training to fit the "
+                            "temperature that calibrates the model's confidences (default 1000; 0: train on all, "
+                            "not calibrated)")
     train.add_argument("--validation", action="store_true",
                        help="hold out notebook 02's validation images and report accuracy on them, not on the test set")
     train.add_argument("--without", action="append", default=[], metavar="INGREDIENT",

@@ -33,6 +33,18 @@ def stratified_subset(images, labels, count: int | None, seed: int = SEED):
     return subset, subset_labels
 
 
+def hold_out(images, labels, count: int, seed: int = SEED):
+    """``(images, labels, held-out images, held-out labels)``: ``count`` of the images set aside, stratified by
+    class with ``seed`` (the same ones every run), never in both parts; ``count=0`` sets none aside."""
+    from sklearn.model_selection import train_test_split
+
+    if not count:
+        return images, labels, images[:0], labels[:0]
+    kept, held, kept_labels, held_labels = train_test_split(images, labels, test_size=count, stratify=labels,
+                                                            random_state=seed)
+    return kept, kept_labels, held, held_labels
+
+
 @dataclass
 class Cifar10Splits:
     """CIFAR-10 as ``uint8`` images ``(N, 32, 32, 3)`` and labels ``(N, 1)``, in three parts."""
