@@ -151,8 +151,11 @@ def test_ctrl_c_stops_the_running_cell_kills_its_kernel_and_exits_130(tmp_path):
     sleeper = notebook(f"import os, time\nopen({str(started)!r}, 'w').write(str(os.getpid()))\ntime.sleep(120)",
                        "print('never reached')")
     path = write(tmp_path / "01_sleep.ipynb", sleeper)
+    # Ctrl-C as in a terminal: a test run started in the background (`cmd &` in a script) inherits SIGINT
+    # ignored, and Python then keeps ignoring it, so the command gets SIGINT's default disposition back
     command = subprocess.Popen([sys.executable, "-m", "utils", "run-notebooks", str(path), "--output",
-                                str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 60
         while not (started.exists() and started.read_text()) and time.monotonic() < deadline:
