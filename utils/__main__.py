@@ -87,7 +87,7 @@ def _train(args) -> int:
         return _train_folder(args)
 
     from utils import ablation, cnn
-    from utils.calibration import calibrate
+    from utils.calibration import calibrate_with_outputs
     from utils.data import cifar10_splits, hold_out, stratified_subset
     from utils.environment import best_precision
     from utils.evaluation import evaluate, predict_proba, tta_model
@@ -150,21 +150,24 @@ def _train(args) -> int:
         final = tta_model(model, **tta_options)  # what is saved, and what the accuracy below measures
         done = f"{history.history['epochs_done'][-1]:.1f} epochs of batches of {train_options['batch_size']}"
     seconds = history.history["seconds"][-1] if "seconds" in history.history else time.perf_counter() - start
-    accuracy = evaluate(predict_proba(final, x_eval), y_eval, class_names).accuracy
+    calibration, probabilities = {}, None  # honest confidences: a temperature fitted on images not trained on
+    x_fit, y_fit, which = (x_eval, y_eval, "validation images") if args.validation else \
+        (x_held, y_held, "training images held out from training (--calibration-images)")
+    if len(x_fit):
+        final, temperature, fitted, _ = calibrate_with_outputs(final, x_fit, y_fit)
+        calibration = {"temperature": round(temperature, 4)}
+        print(f"calibrated: temperature {temperature:.3f} fitted on {len(x_fit)} {which}")
+        if args.validation:
+            probabilities = fitted  # the evaluation images themselves: no second pass over them
+    else:
+        print("not calibrated: --calibration-images 0 trains on every image and leaves none to fit a temperature on")
+    probabilities = predict_proba(final, x_eval) if probabilities is None else probabilities
+    accuracy = evaluate(probabilities, y_eval, class_names).accuracy  # the temperature never changes it
     if args.recipe == "fast":  # what test-time augmentation is worth on this model
         views = {"one view": model, "mirror": tta_model(model, shifts=False), "six views": tta_model(model)}
         print(f"{evaluated_on} accuracy by test-time augmentation: " + ", ".join(
             f"{name} {evaluate(predict_proba(view, x_eval), y_eval, class_names).accuracy:.4f}"
             for name, view in views.items()))
-    calibration = {}  # honest confidences: a temperature fitted on images not trained on (accuracy unchanged)
-    x_fit, y_fit, which = (x_eval, y_eval, "validation images") if args.validation else \
-        (x_held, y_held, "training images held out from training (--calibration-images)")
-    if len(x_fit):
-        final, temperature = calibrate(final, x_fit, y_fit)
-        calibration = {"temperature": round(temperature, 4)}
-        print(f"calibrated: temperature {temperature:.3f} fitted on {len(x_fit)} {which}")
-    else:
-        print("not calibrated: --calibration-images 0 trains on every image and leaves none to fit a temperature on")
     if args.save:
         save_model(final, args.save, class_names, recipe=args.recipe, train_seconds=round(seconds, 1),
                    **{f"{evaluated_on}_accuracy": round(accuracy, 4)}, **calibration,

@@ -33,9 +33,10 @@ def stratified_subset(images, labels, count: int | None, seed: int = SEED):
     return subset, subset_labels
 
 
-def hold_out(images, labels, count: int, seed: int = SEED):
-    """``(images, labels, held-out images, held-out labels)``: ``count`` of the images set aside, stratified by
-    class with ``seed`` (the same ones every run), never in both parts; ``count=0`` sets none aside."""
+def hold_out(images, labels, count: int | float, seed: int = SEED):
+    """``(images, labels, held-out images, held-out labels)``: ``count`` of the images (or that fraction) set
+    aside, stratified by class with ``seed`` (the same ones every run), never in both parts; ``count=0`` sets
+    none aside."""
     from sklearn.model_selection import train_test_split
 
     if not count:
@@ -71,13 +72,10 @@ def cifar10_splits(validation_size: int | float = CIFAR10_VALIDATION_SIZE, train
     give the final number only. ``train_size`` and ``test_size`` take stratified subsets of the
     rest (quick runs); None keeps all.
     """
-    from sklearn.model_selection import train_test_split
-
     from utils.cifar10 import load_cifar10
 
     (x_all, y_all), (x_test, y_test), class_names = load_cifar10()
-    x_train, x_val, y_train, y_val = train_test_split(x_all, y_all, test_size=validation_size, stratify=y_all,
-                                                      random_state=seed)
+    x_train, y_train, x_val, y_val = hold_out(x_all, y_all, validation_size, seed)
     x_train, y_train = stratified_subset(x_train, y_train, train_size, seed)
     x_test, y_test = stratified_subset(x_test, y_test, test_size, seed)
     return Cifar10Splits(x_train, y_train, x_val, y_val, x_test, y_test, list(class_names))

@@ -81,12 +81,10 @@ def train_on_folder(data_dir, backbone: str = DEFAULT_BACKBONE, recipe: str = "t
             histories["stage 2: fine-tuning"] = tune.history
     seconds = time.perf_counter() - start
     from utils.calibration import calibrate_with_outputs
-    from utils.evaluation import evaluate
 
     # honest confidences: T fitted on validation; the same pass gives the validation evaluation
     model, temperature, probabilities, labels = calibrate_with_outputs(model, data.validation)
-    evaluations = {"validation": (evaluate(probabilities, labels, data.class_names), labels,
-                                  list(getattr(data.validation, "file_paths", [])))}
+    evaluations = {"validation": _evaluate(model, data.validation, data.class_names, (probabilities, labels))}
     if data.test is not None:
         evaluations["test"] = _evaluate(model, data.test, data.class_names)
     settings = {"data": str(data.source), "recipe": recipe, "image_size": image_size, "batch_size": batch_size,
@@ -122,10 +120,12 @@ def _train_fast(data, epochs, minutes, verbose):
     return model
 
 
-def _evaluate(model, dataset, class_names):
+def _evaluate(model, dataset, class_names, outputs=None):
+    """``(Evaluation, labels, file paths)`` of ``model`` on ``dataset``; ``outputs``: its ``(probabilities,
+    labels)`` when already predicted."""
     from utils.evaluation import evaluate, predict_dataset
 
-    probabilities, labels = predict_dataset(model, dataset)
+    probabilities, labels = predict_dataset(model, dataset) if outputs is None else outputs
     return evaluate(probabilities, labels, class_names), labels, list(getattr(dataset, "file_paths", []))
 
 
