@@ -1,35 +1,24 @@
 """Where a training step of notebook 02's fast network spends its time, and what other widths cost.
 
 Run from the repository root: ``.venv/bin/python docs/profile_blocks.py``. Trains on random 32 x 32 images
-(batches of 1024, the recipe's precision, SGD), so only the computation is timed: first the network cut
-after its stem and after each block (the difference between two rows is that block's cost), then the
-whole network at other widths. Results in docs/results.md (Speed).
+(batches of 1024, the recipe's precision, SGD, ``utils.benchmark.training_rate``), so only the computation
+is timed: first the network cut after its stem and after each block (the difference between two rows is
+that block's cost), then the whole network at other widths. Results in docs/results.md (Speed).
 """
 
-import time
-
 import keras
-import numpy as np
-import tensorflow as tf
 from keras import layers
 
 from utils import cnn
+from utils.benchmark import random_batch, training_rate
 from utils.environment import best_precision
 
 BATCH = 1024
-rng = np.random.default_rng(0)
-images = rng.integers(0, 256, (BATCH, 32, 32, 3), dtype=np.uint8)
-targets = keras.utils.to_categorical(rng.integers(0, 10, BATCH), 10)
+images, labels = random_batch(BATCH)
 
 
-def milliseconds_per_step(model, steps=8):
-    """The mean time of ``steps`` SGD steps, after two untimed ones (tracing, warm-up)."""
-    model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9, nesterov=True), loss="categorical_crossentropy")
-    ends = []
-    clock = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: ends.append(time.perf_counter()))
-    data = tf.data.Dataset.from_tensors((images, targets)).repeat()
-    model.fit(data, steps_per_epoch=steps + 2, epochs=1, verbose=0, callbacks=[clock])
-    return 1000 * (ends[-1] - ends[1]) / steps
+def milliseconds_per_step(model):
+    return 1000 * BATCH / training_rate(model, images, labels, BATCH, steps=8)
 
 
 def cut_after(blocks, batchnorm=True):

@@ -24,15 +24,25 @@ def measure_throughput(recipe: str = "fast", precision: str = "float32", jit_com
     """
     from utils import cnn
 
-    rng = np.random.default_rng(seed)
-    images = rng.integers(0, 256, (batch_size * 4, 32, 32, 3), dtype=np.uint8)
-    labels = rng.integers(0, 10, len(images))
+    images, labels = random_batch(batch_size * 4, seed)
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(precision)
     try:
         model = cnn.fast_cnn(images) if recipe == "fast" else cnn.baseline_cnn()
     finally:
         keras.config.set_dtype_policy(previous)
+    return training_rate(model, images, labels, batch_size, steps, jit_compile)
+
+
+def random_batch(count: int, seed: int = SEED):
+    """``count`` random uint8 32 x 32 RGB images and integer labels of 10 classes."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (count, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, count)
+
+
+def training_rate(model, images, labels, batch_size: int = 256, steps: int = 20, jit_compile: bool = False) -> float:
+    """Training images per second of ``model`` on ``images`` (integer ``labels``): SGD steps of ``batch_size``
+    with cross-entropy, timed over ``steps`` after two untimed ones (graph tracing, warm-up)."""
     model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9, nesterov=True),
                   loss="sparse_categorical_crossentropy", jit_compile=jit_compile)
     data = make_dataset(images, labels, batch_size).repeat()
