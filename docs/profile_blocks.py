@@ -42,5 +42,5 @@ for blocks in range(4):
     print(f"stem + {blocks} block(s): {milliseconds_per_step(cut_after(blocks)):5.0f} ms per step")
 print(f"stem + 3 blocks, no batch norm: {milliseconds_per_step(cut_after(3, batchnorm=False)):5.0f} ms per step")
 for widths in [(32, 128, 128), (16, 128, 128), (24, 128, 128), (64, 128, 128), (32, 96, 96)]:
-    step = milliseconds_per_step(cnn.fast_cnn(images, widths=widths))
-    print(f"fast_cnn widths {widths}: {step:5.0f} ms per step, {1000 * BATCH / step:5.0f} images/s")
+    step = milliseconds_per_step(cnn.recipe_cnn(images, {**cnn.RECIPE, "widths": widths}))
+    print(f"recipe_cnn widths {widths}: {step:5.0f} ms per step, {1000 * BATCH / step:5.0f} images/s")

@@ -1,4 +1,5 @@
-"""utils.callbacks.TimeBudget: the learning rate follows the clock (or the steps) and training stops at the end."""
+"""utils.callbacks.TimeBudget: the learning rate follows the clock (or the steps) and training stops at the end;
+notebook 02's Lookahead averages the weights."""
 
 import time
 import types
@@ -75,24 +76,25 @@ class TinyModel:
 
 
 def test_lookahead_averages_every_weight_every_few_steps_and_ends_on_the_average():
-    progress = [0.5]
-    lookahead = callbacks.Lookahead(lambda: progress[0], every=2, base=0.9, power=1.0, start_epoch=1)
+    from utils.cnn import Lookahead
+
+    progress = [0.2]
+    lookahead = Lookahead(lambda: progress[0], every=2, base=0.9, power=1.0, start=0.3)
     model = TinyModel()
     lookahead.set_model(model)
     lookahead.on_train_begin()
-    lookahead.on_epoch_begin(0)
-    for batch in range(4):  # epoch 0: before start_epoch, nothing happens
+    for batch in range(4):  # before 30 % of the budget, nothing happens
         model.weights[0].assign(model.weights[0].numpy() + 1)
         lookahead.on_train_batch_end(batch)
     assert lookahead.average is None and model.weights[0].numpy()[0] == 4
-    lookahead.on_epoch_begin(1)
-    lookahead.on_train_batch_end(0)
-    lookahead.on_train_batch_end(1)  # step 6: the average starts as a copy
+    progress[0] = 0.5
+    lookahead.on_train_batch_end(4)
+    lookahead.on_train_batch_end(5)  # step 6: the average starts as a copy
     assert [a.tolist() for a in lookahead.average] == [[4.0] * 3, [1.0] * 2], "float weights only, stats included"
     model.weights[0].assign(np.full(3, 14.0, "float32"))
     model.weights[1].assign(np.full(2, 3.0, "float32"))
-    lookahead.on_train_batch_end(2)
-    lookahead.on_train_batch_end(3)  # step 8: rho = 0.9 ** 2 * 0.5 = 0.405
+    lookahead.on_train_batch_end(6)
+    lookahead.on_train_batch_end(7)  # step 8: rho = 0.9 ** 2 * 0.5 = 0.405
     rho = 0.405
     np.testing.assert_allclose(model.weights[0].numpy(), rho * 4 + (1 - rho) * 14, rtol=1e-6)
     np.testing.assert_allclose(model.weights[1].numpy(), rho * 1 + (1 - rho) * 3, rtol=1e-6)

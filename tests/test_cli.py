@@ -78,11 +78,13 @@ def test_train_on_the_validation_split_never_reports_test_accuracy_and_calibrate
     assert model.get_layer("temperature").scale == pytest.approx(1 / info["temperature"], rel=1e-3)
 
 
-def test_train_refuses_a_bad_save_path_and_options_the_baseline_has_not():
+def test_train_refuses_a_bad_save_path_and_unknown_settings():
     result = run("train", "--save", "model.h5", env={"QUICK": "1"})
     assert result.returncode == 1 and "must end in .keras" in result.stderr
-    result = run("train", "--recipe", "baseline", "--minutes", "1", env={"QUICK": "1"})
-    assert result.returncode == 1 and "fixed number of --epochs" in result.stderr
+    result = run("train", "--set", "width=(8,8,8)", env={"QUICK": "1"})
+    assert result.returncode == 1 and "--set width: not a setting of the recipe; choose from widths" in result.stderr
+    result = run("train", "--without", "dropout", env={"QUICK": "1"})
+    assert result.returncode == 1 and "--without dropout: no such ingredient" in result.stderr
     for options in (["--calibration-images", "-1"], ["--calibration-images", "100", "--validation"]):
         result = run("train", *options, env={"QUICK": "1"})
         assert result.returncode == 1 and "--calibration-images takes 0 or more" in result.stderr

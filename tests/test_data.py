@@ -1,6 +1,5 @@
 """utils.data: one CIFAR-10 split for every notebook and command, stratified subsets, batches from arrays."""
 
-import keras
 import numpy as np
 import pytest
 
@@ -38,63 +37,3 @@ def test_cifar10_splits_hold_out_a_stratified_validation_set():
     assert not any(bytes(image) in train for image in split.x_val[:500]), "validation never overlaps training"
     again = data.cifar10_splits(5000, train_size=2000, test_size=1000)
     assert np.array_equal(again.x_val, split.x_val), "the same validation images every time"
-
-
-def numbered_images(count=16, size=8):
-    """Images whose pixels say which image, row and column they come from (so moves and flips can be traced)."""
-    index = np.arange(count)[:, None, None]
-    rows, cols = np.arange(size)[None, :, None], np.arange(size)[None, None, :]
-    image = np.stack([np.broadcast_to(index * 10 % 256, (count, size, size)),
-                      np.broadcast_to(rows * 16 + 3, (count, size, size)),
-                      np.broadcast_to(cols * 16 + 5, (count, size, size))], axis=-1)
-    return image.astype(np.uint8)
-
-
-def test_augmented_batches_mirror_alternately_and_shift_by_whole_pixels_with_mirrored_borders():
-    images = numbered_images()
-    labels = np.arange(16) % 4
-    batches = data.augmented_batches(images, labels, batch_size=8, num_classes=4, translate=2, seed=3)
-    epochs = [list(batches.skip(2 * epoch).take(2)) for epoch in range(3)]  # 2 steps an epoch, never-ending
-    padded = np.pad(images, [(0, 0), (2, 2), (2, 2), (0, 0)], mode="reflect")
-    seen = {}
-    for epoch, steps in enumerate(epochs):
-        for batch, one_hot in steps:
-            for image, label in zip(batch.numpy(), one_hot.numpy(), strict=True):
-                number = int(image[0, 0, 0]) // 10  # the red channel names the image
-                assert label.argmax() == labels[number], "labels follow their images"
-                views = {(dy, dx, mirror) for dy in range(5) for dx in range(5) for mirror in (False, True)
-                         if np.array_equal(image, (padded[number, :, ::-1] if mirror else padded[number])
-                                           [dy:dy + 8, dx:dx + 8])}
-                assert views, "a window of the mirrored-border image, whole pixels only"
-                seen[epoch, number] = {mirror for *_, mirror in views}
-    for number in range(16):
-        flips = [seen[epoch, number] for epoch in range(3)]
-        if all(len(f) == 1 for f in flips):  # (a symmetric window can read both ways)
-            assert flips[0] != flips[1] and flips[1] != flips[2], "each image is mirrored the other way every epoch"
-    first = {number for (epoch, number), f in seen.items() if epoch == 0 and f == {True}}
-    assert 0 < len(first) < 16, "the first epoch mirrors at random"
-    again = list(data.augmented_batches(images, labels, 8, 4, translate=2, seed=3).take(2))
-    assert all(np.array_equal(a[0], b[0]) for a, b in zip(again, epochs[0], strict=True)), "reproducible"
-
-
-def test_augmented_batches_random_flips_and_no_augmentation():
-    images = numbered_images()
-    batches = data.augmented_batches(images, np.zeros(16), 16, 2, flip=None, translate=0)
-    plain = next(iter(batches))[0].numpy()
-    assert sorted(int(image[0, 0, 0]) for image in plain) == sorted(int(i[0, 0, 0]) for i in images)
-    assert all(np.array_equal(image, images[int(image[0, 0, 0]) // 10]) for image in plain), "untouched"
-    with pytest.raises(ValueError, match="flip must be"):
-        data.augmented_batches(images, np.zeros(16), 8, 2, flip="sometimes")
-    with pytest.raises(ValueError, match="larger than the 16 training images"):
-        data.augmented_batches(images, np.zeros(16), 32, 2)
-
-
-def test_augmented_batches_follow_keras_global_seed_by_default():
-    images = numbered_images()
-
-    def first_batch(seed):
-        keras.utils.set_random_seed(seed)
-        return next(iter(data.augmented_batches(images, np.zeros(16), 16, 2)))[0].numpy()
-
-    assert np.array_equal(first_batch(1), first_batch(1)), "the same seed gives the same order and flips"
-    assert not np.array_equal(first_batch(1), first_batch(2)), "`train --seed` changes the augmentation too"

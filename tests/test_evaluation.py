@@ -71,7 +71,7 @@ def test_headline_prints_one_line_without_an_echo(capsys):
     assert capsys.readouterr().out == "Headline: train seconds = 1,234\n"
 
 
-def test_predict_proba_flip_averages_the_mirror():
+def test_predict_proba_predicts_in_batches():
     class Left:  # a "model" whose probability of class 0 is the mean of the left half of the image
         def predict(self, images, batch_size=None, verbose=0):
             left = images[:, :, : images.shape[2] // 2].mean(axis=(1, 2, 3)) / 255
@@ -81,7 +81,6 @@ def test_predict_proba_flip_averages_the_mirror():
     images[0, :, :2] = 255  # bright left half
     plain = evaluation.predict_proba(Left(), images)
     assert plain[0].tolist() == [1, 0]
-    np.testing.assert_allclose(evaluation.predict_proba(Left(), images, flip_tta=True)[0], [0.5, 0.5])
 
 
 def test_predict_dataset_keeps_the_order_of_the_batches():
@@ -92,48 +91,6 @@ def test_predict_dataset_keeps_the_order_of_the_batches():
     batches = [(np.array([[1.0], [2.0]]), np.array([0, 1])), (np.array([[3.0]]), np.array([2]))]
     probabilities, labels = evaluation.predict_dataset(Echo(), batches)
     assert probabilities.ravel().tolist() == [1, 2, 3] and labels.tolist() == [0, 1, 2]
-
-
-def small_classifier(size=8, classes=3):
-    import keras
-
-    keras.utils.set_random_seed(1)
-    inputs = keras.Input((size, size, 3))
-    x = keras.layers.Rescaling(1 / 255)(inputs)
-    x = keras.layers.Flatten()(x)
-    x = keras.layers.Dense(classes, name="logits")(x)
-    return keras.Model(inputs, keras.layers.Activation("softmax")(x))
-
-
-def test_tta_model_averages_the_logits_of_six_views_with_standard_layers(tmp_path):
-    import keras
-
-    model = small_classifier()
-    images = np.random.default_rng(0).integers(0, 256, (5, 8, 8, 3)).astype("float32")
-    logits = keras.Model(model.input, model.get_layer("logits").output)
-
-    def views_of(x):
-        padded = np.pad(x, [(0, 0), (1, 1), (1, 1), (0, 0)], mode="reflect")
-        down, up = padded[:, :8, :8], padded[:, 2:, 2:]  # moved by one pixel down-right and up-left
-        return [x, x[:, :, ::-1], down, down[:, :, ::-1], up, up[:, :, ::-1]]
-
-    scores = [np.asarray(logits(view)) for view in views_of(images)]
-    expected = 0.25 * (scores[0] + scores[1]) + 0.125 * sum(scores[2:])
-    expected = np.exp(expected) / np.exp(expected).sum(axis=1, keepdims=True)
-    wrapped = evaluation.tta_model(model)
-    np.testing.assert_allclose(wrapped.predict(images, verbose=0), expected, rtol=1e-5, atol=1e-6)
-    mirror_only = evaluation.tta_model(model, shifts=False).predict(images, verbose=0)
-    flips = 0.5 * (scores[0] + scores[1])
-    np.testing.assert_allclose(mirror_only, np.exp(flips) / np.exp(flips).sum(axis=1, keepdims=True), rtol=1e-5)
-    assert evaluation.single_view(wrapped).name == "single_view" and evaluation.single_view(model) is model
-    used = {type(layer).__module__.split(".")[0] for layer in wrapped.layers}
-    assert used <= {"keras"}, "standard Keras layers only: plain load_model opens the saved file"
-    wrapped.save(tmp_path / "tta.keras")
-    np.testing.assert_allclose(keras.models.load_model(tmp_path / "tta.keras").predict(images, verbose=0),
-                               expected, rtol=1e-5, atol=1e-6)
-    with pytest.raises(ValueError, match="must end with an Activation"):
-        evaluation.tta_model(keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(),
-                                               keras.layers.Dense(2, activation="softmax")]))
 
 
 def test_most_confused_pairs_and_a_confusion_matrix_readable_at_120_classes():

@@ -36,15 +36,16 @@ def test_notebook_02_and_the_train_command_build_the_same_models():
     cells = notebook_namespace(export.EXPORTS[0])
     images = np.random.default_rng(0).integers(0, 256, (64, 32, 32, 3), dtype=np.uint8)
     assert layer_configs(cells["baseline_cnn"]()) == layer_configs(cnn.baseline_cnn())
-    notebook, command = cells["fast_cnn"](images), cnn.fast_cnn(images)
+    assert cells["RECIPE"] == cnn.RECIPE and cells["BASELINE"] == cnn.BASELINE
+    notebook, command = cells["recipe_cnn"](images), cnn.recipe_cnn(images)
     assert layer_configs(notebook) == layer_configs(command)
-    np.testing.assert_array_equal(notebook.get_layer("stem_whitening").get_weights()[0],
-                                  command.get_layer("stem_whitening").get_weights()[0])
+    np.testing.assert_array_equal(notebook.get_layer("stem").get_weights()[0],
+                                  command.get_layer("stem").get_weights()[0])
     assert [cells["learning_rate_at"](p, p * 10) for p in (0, 0.05, 0.5, 1)] == [
         cnn.learning_rate_at(p, p * 10) for p in (0, 0.05, 0.5, 1)]
 
 
-def test_notebook_03_and_the_module_build_the_same_classifier():
+def test_notebook_04_and_the_module_build_the_same_classifier():
     from utils import transfer
 
     cells = notebook_namespace(export.EXPORTS[1])

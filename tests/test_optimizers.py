@@ -1,11 +1,11 @@
-"""utils.optimizers.ScaledSGD: a learning rate per variable, a switch that freezes at once, decay unscaled."""
+"""ScaledSGD (notebook 02, utils.cnn): a learning rate per variable, a switch that freezes at once, decay unscaled."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from utils.optimizers import ScaledSGD
+from utils.cnn import ScaledSGD
 
 X, Y = np.ones((4, 2), "float32"), np.zeros((4, 1), "float32")
 

@@ -78,7 +78,7 @@ def test_predict_files_batches_and_reports_bad_files(tmp_path):
 
 
 def test_missing_model_and_bad_model_names():
-    with pytest.raises(predict.ModelNotAvailable, match="notebook 02"):
+    with pytest.raises(predict.ModelNotAvailable, match="notebook 03"):
         predict.load_predictor(Path("models/none.keras"))
     with pytest.raises(ValueError, match="backbone key"):
         predict.load_predictor("resnet9000")
@@ -146,10 +146,10 @@ def test_imagenet_predictor_knows_grace_hopper():
 
 
 def test_gradcam_and_predictions_work_on_a_model_with_test_time_augmentation(tmp_path):
-    from utils import cnn, evaluation, saving
+    from utils import cnn, saving
 
     images = np.random.default_rng(0).integers(0, 256, (8, 32, 32, 3)).astype("uint8")
-    model = evaluation.tta_model(cnn.fast_cnn(images, 3, widths=(8, 8, 8)))
+    model = cnn.tta_model(cnn.recipe_cnn(images, {**cnn.RECIPE, "widths": (8, 8, 8)}, 3))
     heatmaps = gradcam(model, images[:2])
     assert heatmaps.shape == (2, 32, 32) and np.isfinite(heatmaps).all() and heatmaps.max() <= 1 + 1e-6
     path = saving.save_model(model, tmp_path / "cnn.keras", ["a", "b", "c"], recipe="fast")

@@ -1,4 +1,4 @@
-"""utils.backbones and utils.transfer (notebook 03's #@save cells): the backbone table, models that take raw
+"""utils.backbones and utils.transfer (notebook 04's #@save cells): the backbone table, models that take raw
 RGB, freezing rules, offline weights, and utils.data.load_data for a folder or CIFAR-10."""
 
 import keras

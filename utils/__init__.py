@@ -2,7 +2,7 @@
 
 What a reader learns from - every model, ``compile``, ``fit``, freezing and unfreezing - is written in the
 notebooks; cells marked ``#@save`` are also saved to :mod:`utils.cnn` (notebook 02) and
-:mod:`utils.transfer` (notebook 03) for the command line (:mod:`utils.export`). The rest lives here:
+:mod:`utils.transfer` (notebook 04) for the command line (:mod:`utils.export`). The rest lives here:
 
 * :mod:`utils.settings` - quick mode (``QUICK``), seeds, paths, the Keras cache folder;
 * :mod:`utils.environment` - what this machine has, :func:`setup` (every notebook's first call), the best
@@ -12,14 +12,13 @@ notebooks; cells marked ``#@save`` are also saved to :mod:`utils.cnn` (notebook 
 * :mod:`utils.folders` - checking a folder-per-class data set, ``tf.data`` pipelines from it;
 * :mod:`utils.images` - any image file as the RGB array a model expects;
 * :mod:`utils.backbones` - the ImageNet backbone table, loading, preprocessing layers;
-* :mod:`utils.weights` - weights computed from data (the whitening kernel);
-* :mod:`utils.callbacks` - the time-budget learning-rate schedule and its progress bar;
+* :mod:`utils.callbacks` - the time budget (learning rate by progress, and its progress bar), run estimates;
 * :mod:`utils.evaluation` - predictions, accuracy, confusion matrix, per-class report, mistakes;
 * :mod:`utils.saving` - ``.keras`` models with their class names;
 * :mod:`utils.plots` - the figures the notebooks show (matplotlib and seaborn);
 * :mod:`utils.explore` - data-set statistics, closest pairs, 2-D maps (notebook 01);
 * :mod:`utils.report` - tables and the headline line a notebook prints;
-* :mod:`utils.predict`, :mod:`utils.gradcam` - top-k predictions and heat maps (notebook 04);
+* :mod:`utils.predict`, :mod:`utils.gradcam` - top-k predictions and heat maps (notebook 05);
 * :mod:`utils.runner` - ``python -m utils run-notebooks`` (papermill, in order, with a summary).
 
 Modules that need TensorFlow at import time (``backbones``, ``callbacks``, ``cnn``, ``transfer``) are

@@ -5,7 +5,7 @@ Commands:
   cifar10   load CIFAR-10 (download, cache or CIFAR10_DIR) and print shapes, counts and load time
   train     train notebook 02's CNN on CIFAR-10 (within a time budget) and report its accuracy
   benchmark training images per second of a recipe with each precision and XLA setting
-  export    write the #@save cells of notebooks 02 and 03 to utils/cnn.py and utils/transfer.py
+  export    write the #@save cells of notebooks 03 and 04 to utils/cnn.py and utils/transfer.py
   check-dataset  check a folder-per-class data set before training (exit 0 usable, 1 problems, 2 bad path)
   predict   top-k classes of image files or folders with an ImageNet model or a saved .keras model
   run-notebooks  execute the notebooks in order, each in a fresh kernel, and print a summary table
@@ -81,16 +81,16 @@ def _train_folder(args) -> int:
 
 
 def _train(args) -> int:
-    import keras
-
     if args.data:
         return _train_folder(args)
+
+    import keras
 
     from utils import ablation, cnn
     from utils.calibration import calibrate_with_outputs
     from utils.data import cifar10_splits, hold_out, stratified_subset
-    from utils.environment import best_precision
-    from utils.evaluation import evaluate, predict_proba, tta_model
+    from utils.environment import best_precision, precision
+    from utils.evaluation import evaluate, predict_proba
     from utils.runner import parse_assignments
     from utils.saving import model_info_path, save_model
     from utils.settings import by_mode, quick_mode
@@ -102,16 +102,17 @@ def _train(args) -> int:
         raise ValueError("--calibration-images takes 0 or more images, and is for runs without --validation "
                          "(which calibrate on the validation images)")
     if args.recipe == "transfer":
-        raise ValueError("--recipe transfer needs --data DIR (on CIFAR-10, notebook 03 runs it)")
-    if args.recipe == "baseline" and (args.minutes or args.batch_size or args.without or args.set):
-        raise ValueError("the baseline trains a fixed number of --epochs with batches of 64 (no --minutes, "
-                         "--batch-size, --without or --set); those belong to --recipe fast")
-    overrides = ablation.overrides_for(args.without, parse_assignments(args.set))
-    if args.batch_size:
-        overrides["batch_size"] = args.batch_size
-    model_options, train_options, tta_options = ablation.split_arguments(overrides, cnn.fast_cnn, cnn.train_fast,
-                                                                         tta_model)
+        raise ValueError("--recipe transfer needs --data DIR (on CIFAR-10, notebook 05 runs it)")
+    baseline = args.recipe == "baseline"
+    settings = ablation.recipe_settings(cnn.BASELINE if baseline else cnn.RECIPE, args.without,
+                                        parse_assignments(args.set))
     quick = quick_mode()
+    if args.batch_size:
+        settings["batch_size"] = args.batch_size
+    elif quick and not baseline:
+        settings["batch_size"] = 256  # a small slice needs more, smaller steps
+    changed = {name: value for name, value in settings.items()
+               if value != (cnn.BASELINE if baseline else cnn.RECIPE)[name]}
     if args.validation:  # notebook 02's split: choices are made on the validation images, the test set stays unseen
         split = cifar10_splits(train_size=5000 if quick else None)
         x_train, y_train, class_names = split.x_train, split.y_train, split.class_names
@@ -131,25 +132,16 @@ def _train(args) -> int:
     limits += [f"at most {epochs} epochs"] if epochs else []
     print(f"recipe {args.recipe} (utils/cnn.py, the code of notebook 02): training on {len(x_train)} images, "
           f"evaluating on {len(x_eval)} {evaluated_on} images" + "".join(f", {x}" for x in limits))
-    if overrides:
-        print("changed: " + ", ".join(f"{name}={value!r}" for name, value in overrides.items())
+    if changed:
+        print("changed: " + ", ".join(f"{name}={value!r}" for name, value in changed.items())
               + (f" (without {', '.join(args.without)})" if args.without else ""))
     keras.utils.set_random_seed(utils.SEED if args.seed is None else args.seed)
-    start = time.perf_counter()
-    if args.recipe == "baseline":
-        model = cnn.baseline_cnn(len(class_names))
-        history = cnn.train_baseline(model, x_train, y_train, epochs=epochs, verbose=args.verbose)
-        final, done = model, f"{epochs} epochs"
-    else:
-        train_options.setdefault("batch_size", 256 if quick else 1024)  # a small slice needs more, smaller steps
-        keras.config.set_dtype_policy(best_precision())
-        model = cnn.fast_cnn(x_train, len(class_names), **model_options)
-        keras.config.set_dtype_policy("float32")
-        history = cnn.train_fast(model, x_train, y_train, minutes=args.minutes, epochs=epochs, verbose=args.verbose,
-                                 **train_options)
-        final = tta_model(model, **tta_options)  # what is saved, and what the accuracy below measures
-        done = f"{history.history['epochs_done'][-1]:.1f} epochs of batches of {train_options['batch_size']}"
-    seconds = history.history["seconds"][-1] if "seconds" in history.history else time.perf_counter() - start
+    with precision(best_precision()):
+        model = cnn.baseline_cnn(len(class_names)) if baseline else cnn.recipe_cnn(x_train, settings, len(class_names))
+    history = cnn.train(model, x_train, y_train, settings, minutes=args.minutes, epochs=epochs, verbose=args.verbose)
+    final = cnn.tta_model(model, settings["test_views"])  # what is saved, and what the accuracy below measures
+    seconds = history.history["seconds"][-1]
+    done = f"{history.history['epochs_done'][-1]:.1f} epochs of batches of {settings['batch_size']}"
     calibration, probabilities = {}, None  # honest confidences: a temperature fitted on images not trained on
     x_fit, y_fit, which = (x_eval, y_eval, "validation images") if args.validation else \
         (x_held, y_held, "training images held out from training (--calibration-images)")
@@ -163,15 +155,15 @@ def _train(args) -> int:
         print("not calibrated: --calibration-images 0 trains on every image and leaves none to fit a temperature on")
     probabilities = predict_proba(final, x_eval) if probabilities is None else probabilities
     accuracy = evaluate(probabilities, y_eval, class_names).accuracy  # the temperature never changes it
-    if args.recipe == "fast":  # what test-time augmentation is worth on this model
-        views = {"one view": model, "mirror": tta_model(model, shifts=False), "six views": tta_model(model)}
+    if settings["test_views"] > 1:  # what test-time augmentation is worth on this model
+        views = {"one view": model, "mirror": cnn.tta_model(model, 2), "six views": cnn.tta_model(model, 6)}
         print(f"{evaluated_on} accuracy by test-time augmentation: " + ", ".join(
             f"{name} {evaluate(predict_proba(view, x_eval), y_eval, class_names).accuracy:.4f}"
             for name, view in views.items()))
     if args.save:
-        save_model(final, args.save, class_names, recipe=args.recipe, train_seconds=round(seconds, 1),
-                   **{f"{evaluated_on}_accuracy": round(accuracy, 4)}, **calibration,
-                   **({"changed": {k: repr(v) for k, v in overrides.items()}} if overrides else {}))
+        save_model(final, args.save, class_names, recipe=args.recipe, settings=settings,
+                   train_seconds=round(seconds, 1), **{f"{evaluated_on}_accuracy": round(accuracy, 4)}, **calibration,
+                   **({"changed": {k: repr(v) for k, v in changed.items()}} if changed else {}))
         print(f"saved {args.save} (+ {model_info_path(args.save).name})")
     print(f"trained {done}")
     print(f"{evaluated_on}_accuracy={accuracy:.4f} train_seconds={seconds:.0f} params={model.count_params()}")
@@ -357,7 +349,7 @@ def main(argv=None) -> int:
                     "images. With --validation: on notebook 02's 45,000 training images, then accuracy on its "
                     "5,000 validation images (for choosing settings; the test set is not used). "
                     "With --data DIR: on your folder-per-class images (checked first by the dataset doctor), by "
-                    "notebook 03's transfer learning (or --recipe fast), with early stopping; saves the model and "
+                    "notebook 04's transfer learning (or --recipe fast), with early stopping; saves the model and "
                     "writes a report folder beside it.")
     train.add_argument("--recipe", choices=["baseline", "fast", "transfer"],
                        help="baseline or fast (CIFAR-10; default fast); transfer (default with --data) or fast")
@@ -365,7 +357,7 @@ def main(argv=None) -> int:
                        "folders that each hold them")
     from utils.settings import DEFAULT_BACKBONE, OFFLINE_BACKBONE  # not utils.backbones: it loads TensorFlow
 
-    train.add_argument("--backbone", default=DEFAULT_BACKBONE, help=f"with --data: a backbone key of notebook 03's "
+    train.add_argument("--backbone", default=DEFAULT_BACKBONE, help=f"with --data: a backbone key of notebook 04's "
                        f"table (default {DEFAULT_BACKBONE}; {OFFLINE_BACKBONE} works offline)")
     train.add_argument("--image-size", type=_positive, help="with --data: side in pixels the backbone sees "
                        "(default: the backbone's own, 224)")
@@ -395,8 +387,8 @@ def main(argv=None) -> int:
     train.add_argument("--without", action="append", default=[], metavar="INGREDIENT",
                        help="train the fast recipe without this ingredient (repeatable): " + ", ".join(INGREDIENTS))
     train.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                       help="change an argument of notebook 02's fast_cnn, train_fast or of the test-time "
-                            "augmentation, e.g. --set widths=(32,128,128) (repeatable)")
+                       help="change a setting of notebook 02's RECIPE (notebook 02 explains each, notebook 03 "
+                            "prints them), e.g. --set widths=(64,256,256) (repeatable)")
     train.add_argument("--save", metavar="PATH.keras", help="save the trained model and its class names")
     train.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1,
                        help="Keras progress output: 1 progress bar (default), 2 one line per epoch, 0 none")
@@ -409,8 +401,8 @@ def main(argv=None) -> int:
     bench.add_argument("--steps", type=int, default=20, help="timed training steps (default 20)")
     bench.set_defaults(run=_benchmark)
     export_parser = commands.add_parser(
-        "export", help="write the #@save cells of notebooks 02 and 03 to utils/cnn.py and utils/transfer.py",
-        description="Write the code cells marked #@save of notebooks 02 and 03 to utils/cnn.py and utils/transfer.py, "
+        "export", help="write the #@save cells of notebooks 03 and 04 to utils/cnn.py and utils/transfer.py",
+        description="Write the code cells marked #@save of notebooks 03 and 04 to utils/cnn.py and utils/transfer.py, "
                     "which the train command runs. With --check, write nothing and exit 1 if a module differs.")
     export_parser.add_argument("--check", action="store_true", help="exit 1 if a module differs from its notebook")
     export_parser.set_defaults(run=_export)
@@ -443,7 +435,7 @@ def main(argv=None) -> int:
                       help="image files or folders (searched recursively); default: DATASET/ and the sample photos")
     pred.add_argument("--model", default=DEFAULT_BACKBONE,
                       help=f"a backbone key for its ImageNet classifier (default {DEFAULT_BACKBONE}; "
-                           f"{OFFLINE_BACKBONE} works offline) or a .keras model: saved by notebook 02 or 03, "
+                           f"{OFFLINE_BACKBONE} works offline) or a .keras model: saved by notebook 03 or 04, "
                            "or anywhere else if it takes raw 0-255 RGB images")
     pred.add_argument("--labels", metavar="FILE", help="class names of a .keras model saved without this project's "
                       "JSON file, one per line in output order (without them: class indices)")

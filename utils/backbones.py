@@ -1,4 +1,4 @@
-"""The ImageNet backbones of notebook 03 and notebook 04: one table, loading with a clear error offline,
+"""The ImageNet backbones of notebook 04 and notebook 05: one table, loading with a clear error offline,
 and each backbone's input preprocessing as a Keras layer.
 
 :data:`BACKBONES` records, for each key, the ``keras.applications`` constructor, the image size its
@@ -117,7 +117,7 @@ def preprocessing_layer(key: str, name: str = "preprocess"):
     input itself): ``Identity``; ``caffe`` (VGG16, ResNet50, trained with the original Caffe models'
     inputs): RGB to BGR and the ImageNet mean pixel subtracted, as ``keras.applications.vgg16.preprocess_input``
     does, written as a frozen ``Dense`` layer (a channel permutation and a bias, in float32). The same layer
-    serves training (notebook 03) and prediction (notebook 04, ``python -m utils predict``).
+    serves training (notebook 04) and prediction (notebook 05, ``python -m utils predict``).
     """
     spec = get_backbone(key)
     if spec.preprocessing == "minus_one_to_one":

@@ -23,14 +23,11 @@ def measure_throughput(recipe: str = "fast", precision: str = "float32", jit_com
     One SGD step per batch with the recipe's loss; two untimed steps come first (graph tracing, warm-up).
     """
     from utils import cnn
+    from utils.environment import precision as dtype_policy
 
     images, labels = random_batch(batch_size * 4, seed)
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(precision)
-    try:
-        model = cnn.fast_cnn(images) if recipe == "fast" else cnn.baseline_cnn()
-    finally:
-        keras.config.set_dtype_policy(previous)
+    with dtype_policy(precision):
+        model = cnn.recipe_cnn(images) if recipe == "fast" else cnn.baseline_cnn()
     return training_rate(model, images, labels, batch_size, steps, jit_compile)
 
 

@@ -8,8 +8,7 @@ decay ends exactly when the time does, however fast or slow each epoch turns out
 budget is left unused on a machine whose speed changes mid-run. Validation passes during ``fit`` do not
 count against the budget.
 
-``Lookahead`` keeps a moving average of the weights and puts it back into the model every few steps,
-which lets the learning rate stay high while the weights settle.
+(The recipe's lookahead averaging is notebook 02's own code, in the generated :mod:`utils.cnn`.)
 """
 
 from __future__ import annotations
@@ -169,65 +168,6 @@ class BudgetProgbar(keras.callbacks.ProgbarLogger):
             self.progbar.update(self.seen, list((logs or {}).items()), finalize=True)  # show the steps done
         else:
             super().on_epoch_end(epoch, logs)
-
-
-class Lookahead(keras.callbacks.Callback):
-    """Every ``every`` steps from epoch ``start_epoch`` on: ``average = rho * average + (1 - rho) * weights``,
-    then ``weights = average``, with ``rho = base ** every * progress() ** power``.
-
-    The averaging grows stronger as training goes on (``progress`` runs from 0 to 1, e.g. a
-    :class:`TimeBudget`'s), so the weights move freely early and settle late. Every floating-point weight
-    of the model is averaged, batch normalisation's moving mean and variance included, so that the
-    statistics match the averaged weights. The average is put into the model at the end of every epoch,
-    before each validation pass and when training ends, also when a time budget ends it within an epoch.
-    (Keras' own ``use_ema`` averages only the trainable weights, with a fixed momentum, and swaps them in
-    only at the end.)
-    """
-
-    def __init__(self, progress, every: int = 5, base: float = 0.95, power: float = 3.0, start_epoch: int = 3):
-        super().__init__()
-        self.progress, self.every, self.base, self.power, self.start_epoch = progress, every, base, power, start_epoch
-        self.average = None
-        self.steps = 0
-        self.epoch = 0
-
-    def _weights(self):
-        return [w for w in self.model.weights if "float" in str(w.dtype)]
-
-    def on_train_begin(self, logs=None):
-        self.average, self.steps = None, 0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.steps += 1
-        if self.epoch < self.start_epoch or self.steps % self.every:
-            return
-        weights = self._weights()
-        if self.average is None:
-            self.average = [keras.ops.convert_to_numpy(w).copy() for w in weights]
-            return
-        rho = self.base ** self.every * min(1.0, self.progress()) ** self.power
-        for average, weight in zip(self.average, weights, strict=True):
-            average *= rho
-            average += (1 - rho) * keras.ops.convert_to_numpy(weight)
-            weight.assign(average)
-
-    def put_average(self):
-        """Put the average into the model (once averaging has started)."""
-        if self.average is not None:
-            for average, weight in zip(self.average, self._weights(), strict=True):
-                weight.assign(average)
-
-    def on_test_begin(self, logs=None):  # validation sees the averaged weights
-        self.put_average()
-
-    def on_epoch_end(self, epoch, logs=None):  # each epoch ends on the average, as in the recipe it comes from
-        self.put_average()
-
-    def on_train_end(self, logs=None):
-        self.put_average()
 
 
 class RunEstimate(keras.callbacks.Callback):

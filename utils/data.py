@@ -1,5 +1,5 @@
 """Data for training: the CIFAR-10 splits, ``tf.data`` pipelines from in-memory arrays, and one loader
-that gives notebook 03 (and ``python -m utils train --data``) the same batches whatever the source.
+that gives notebook 04 (and ``python -m utils train --data``) the same batches whatever the source.
 
 * :func:`cifar10_splits` - the one train / validation / test split of CIFAR-10 used by notebooks 02
   and 03 and by the command line: the validation images are held out of the training images
@@ -111,73 +111,9 @@ def make_dataset(images, labels, batch_size: int, shuffle: bool = False, num_cla
     return ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
-def augmented_batches(images, labels, batch_size: int, num_classes: int, flip: str | None = "alternating",
-                      translate: int = 2, shuffle: bool = True, seed: int | None = None):
-    """Training batches of ``(uint8 images, one-hot labels)``, reshuffled every epoch, with augmentation.
-
-    * ``flip="alternating"``: in the first epoch each image is mirrored left-right at random; from then on
-      every image is mirrored the other way every other epoch, so that over two epochs the network sees each
-      image both ways (random flips leave a quarter of the images unmirrored over two epochs, a quarter
-      mirrored twice). ``"random"``: a new coin toss per image and epoch; ``None``: no flips.
-    * ``translate``: each image is moved by up to that many whole pixels in x and y, at random, its border
-      mirrored (the image is padded by reflection and cropped back to its size).
-
-    With ``shuffle=False`` the images keep their order (to look at the augmentation).
-
-    The pipeline is stateless: an epoch's order and flips are derived from ``seed`` (by default drawn from
-    NumPy's global generator, which ``keras.utils.set_random_seed`` seeds) and the epoch's number
-    inside ``tf.data``, so prefetching cannot race a counter. It never ends: give ``model.fit``
-    ``steps_per_epoch=len(images) // batch_size`` (the last, incomplete batch of an epoch is dropped).
-    """
-    import tensorflow as tf
-
-    if flip not in ("alternating", "random", None):
-        raise ValueError(f"flip must be 'alternating', 'random' or None, got {flip!r}")
-    count, steps = len(images), len(images) // batch_size
-    seed = int(np.random.randint(2**31)) if seed is None else seed
-    if steps < 1:
-        raise ValueError(f"batch_size {batch_size} is larger than the {count} training images")
-    images = tf.constant(np.asarray(images, dtype=np.uint8))
-    labels = tf.constant(np.asarray(labels).reshape(-1).astype(np.int32))
-    first_flips = tf.constant(np.random.default_rng(seed).random(count) < 0.5)
-    height, width = int(images.shape[1]), int(images.shape[2])
-
-    def shift(batch, seed_pair):
-        padded = tf.pad(batch, [[0, 0], [translate, translate], [translate, translate], [0, 0]], mode="REFLECT")
-        offsets = tf.random.stateless_uniform((batch_size, 2), seed_pair, 0, 2 * translate + 1, dtype=tf.int32)
-        rows = offsets[:, :1] + tf.range(height)[None]  # (batch, height) row indices into the padded image
-        cols = offsets[:, 1:] + tf.range(width)[None]
-        return tf.gather(tf.gather(padded, rows, axis=1, batch_dims=1), cols, axis=2, batch_dims=1)
-
-    def epoch_batches(epoch):
-        epoch_seed = tf.stack([tf.constant(seed, tf.int64), epoch])
-        order = tf.random.experimental.stateless_shuffle(tf.range(count), epoch_seed) if shuffle else tf.range(count)
-        batches = tf.data.Dataset.from_tensor_slices(tf.reshape(order[:steps * batch_size], (steps, batch_size)))
-
-        def augment(step, index):
-            def seed_pair(k):  # one random stream per epoch, step and use
-                return tf.stack([tf.constant(seed + 1, tf.int64), epoch * 1_000_000 + 2 * step + k])
-
-            batch = tf.gather(images, index)
-            if flip is not None:
-                if flip == "alternating":
-                    mirrored = tf.math.logical_xor(tf.gather(first_flips, index), tf.equal(epoch % 2, 1))
-                else:
-                    mirrored = tf.random.stateless_uniform((batch_size,), seed_pair(0)) < 0.5
-                batch = tf.where(mirrored[:, None, None, None], tf.reverse(batch, axis=[2]), batch)
-            if translate:
-                batch = shift(batch, seed_pair(1))
-            return batch, tf.one_hot(tf.gather(labels, index), num_classes)
-
-        return batches.enumerate().map(augment)
-
-    ds = tf.data.Dataset.range(1_000_000).flat_map(epoch_batches)
-    return ds.prefetch(tf.data.AUTOTUNE)
-
-
 @dataclass
 class ImageData:
-    """The batches notebook 03 trains on, the same whatever the source.
+    """The batches notebook 04 trains on, the same whatever the source.
 
     ``train``, ``validation`` and ``test`` yield ``(images, integer labels)``, images as raw
     0-255 RGB of ``input_shape``; ``test`` is None for a folder without a ``test/`` split, in

@@ -3,6 +3,7 @@ safe precision for training here; and :func:`setup`, the first call of every not
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import platform
@@ -101,3 +102,18 @@ def best_precision() -> str:
     except OSError:
         return "float32"
     return "mixed_bfloat16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "float32"
+
+
+@contextlib.contextmanager
+def precision(policy: str):
+    """Build Keras layers in the dtype policy ``policy`` (``"mixed_bfloat16"``, ...) inside a ``with`` block, then go
+    back to the policy before it: ``with precision(best_precision()): model = build()``. A model built so also
+    gets the policy, which is what makes ``compile`` add loss scaling under ``"mixed_float16"``."""
+    import keras
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield policy
+    finally:
+        keras.config.set_dtype_policy(previous)

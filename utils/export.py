@@ -2,8 +2,8 @@
 
 As in the book *Dive into Deep Learning* (d2l), the code a reader learns from is written in the
 notebook, where it is explained and can be edited, and the cells whose first line is ``#@save`` are
-also saved, in order, to a module of this package: notebook 02's models and training functions to
-``utils/cnn.py``, notebook 03's to ``utils/transfer.py``. ``python -m utils train`` imports those
+also saved, in order, to a module of this package: notebook 02's models, ingredients and training to
+``utils/cnn.py``, notebook 04's to ``utils/transfer.py``. ``python -m utils train`` imports those
 modules, so the command trains exactly what the notebook shows; there is no second copy to keep
 in step by hand.
 
@@ -39,10 +39,12 @@ class Export:
 
 
 EXPORTS = (
-    Export("02_cnn_training_cifar10.ipynb", "cnn.py",
-           "The CNNs of notebook 02 and how they are trained: the from-scratch baseline and the fast recipe."),
-    Export("03_transfer_learning.ipynb", "transfer.py",
-           "Transfer learning as notebook 03 teaches it: a new head on a frozen ImageNet backbone, then\n"
+    Export("02_cnn_step_by_step.ipynb", "cnn.py",
+           "The CNNs of notebook 02 and every ingredient of the modern recipe: the baseline, augmentation, the\n"
+           "recipe's optimizer, whitening, identity initialisation, lookahead, test-time augmentation, the network\n"
+           "and its training."),
+    Export("04_transfer_learning.ipynb", "transfer.py",
+           "Transfer learning as notebook 04 teaches it: a new head on a frozen ImageNet backbone, then\n"
            "fine-tuning its top layers with batch normalisation kept frozen."),
 )
 

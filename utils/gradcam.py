@@ -6,7 +6,7 @@ adds them up and keeps the positive part. Bright regions of the resulting heat m
 that pushed the prediction towards the class.
 
 :func:`gradcam` works on the chain-shaped models of this project, including those whose
-backbone is a nested model (notebook 03): the feature maps are then taken inside the backbone.
+backbone is a nested model (notebook 04): the feature maps are then taken inside the backbone.
 """
 
 from __future__ import annotations
@@ -31,17 +31,24 @@ def _is_feature_map(tensor) -> bool:
     return len(shape) == 4 and shape[1:3] != (1, 1)
 
 
+def _single_view(model):
+    """The single-view network inside a model with test-time augmentation (notebook 02's ``tta_model`` names it
+    ``single_view``), or ``model`` itself."""
+    try:
+        return model.get_layer("single_view")
+    except ValueError:
+        return model
+
+
 def gradcam(model, images, class_indices=None) -> np.ndarray:
     """Heat maps (values 0-1, one per image, at the model's input size) for ``class_indices``
     (default: each image's top-1 class). ``images`` are what the model takes: raw 0-255 RGB. For a model
-    with test-time augmentation built in (:func:`utils.evaluation.tta_model`), the maps are those of the
+    with test-time augmentation built in (notebook 02's ``tta_model``), the maps are those of the
     network on the image itself, for its class scores before the softmax."""
     import keras
     import tensorflow as tf
 
-    from utils.evaluation import single_view
-
-    model = single_view(model)  # a model with test-time augmentation: its single-view network (logits)
+    model = _single_view(model)  # a model with test-time augmentation: its single-view network (logits)
     x = tf.convert_to_tensor(np.asarray(images, dtype="float32"))
     with tf.GradientTape() as tape:
         tape.watch(x)  # frozen (non-trainable) layers are recorded too

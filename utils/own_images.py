@@ -1,6 +1,6 @@
 """Training on your own folder of images from the command line: ``python -m utils train --data DIR``.
 
-The same code and stages as notebook 03 (``utils/transfer.py`` is generated from its cells): the folder
+The same code and stages as notebook 04 (``utils/transfer.py`` is generated from its cells): the folder
 is checked by the dataset doctor and read by :func:`utils.data.load_data`, a new head is trained on a
 frozen ImageNet backbone, then the top of the backbone is fine-tuned with batch normalisation frozen;
 each stage stops early when the validation loss stops improving and keeps its best weights. Or, with
@@ -99,10 +99,8 @@ def train_on_folder(data_dir, backbone: str = DEFAULT_BACKBONE, recipe: str = "t
 
 def _train_fast(data, epochs, minutes, verbose):
     """Notebook 02's fast recipe on the folder's images, all read into memory at 32 x 32."""
-    import keras
-
     from utils import cnn
-    from utils.environment import best_precision
+    from utils.environment import best_precision, precision
 
     def arrays(dataset):
         images, labels = zip(*((np.asarray(x), np.asarray(y)) for x, y in dataset), strict=True)
@@ -110,13 +108,11 @@ def _train_fast(data, epochs, minutes, verbose):
 
     x_train, y_train = arrays(data.train)
     batch_size = max(32, min(1024, 2 ** int(np.log2(max(1, len(x_train) // 20)))))  # 20+ steps an epoch
-    keras.config.set_dtype_policy(best_precision())
-    try:
-        model = cnn.fast_cnn(x_train, len(data.class_names))
-    finally:
-        keras.config.set_dtype_policy("float32")
-    cnn.train_fast(model, x_train, y_train, validation_data=arrays(data.validation), minutes=minutes,
-                   epochs=None if minutes else epochs, batch_size=batch_size, verbose=verbose)
+    settings = {**cnn.RECIPE, "batch_size": batch_size}
+    with precision(best_precision()):
+        model = cnn.recipe_cnn(x_train, settings, len(data.class_names))
+    cnn.train(model, x_train, y_train, settings, validation_data=arrays(data.validation), minutes=minutes,
+              epochs=None if minutes else epochs, verbose=verbose)
     return model
 
 

@@ -115,12 +115,14 @@ def embedding_scatter(points, labels, class_names, title: str = "2-D map of imag
     return figure
 
 
-def training_curves(histories: dict, metrics=("loss", "accuracy"), marks: dict | None = None):
+def training_curves(histories: dict, metrics=("loss", "accuracy"), marks: dict | None = None,
+                    references: dict | None = None):
     """Train (solid) and validation (dashed) curves per epoch for one or more Keras histories.
 
     ``histories`` maps a name to ``History.history`` (a dict of lists); each gets its own colour.
     ``marks`` maps a label to the number of epochs after which it happened, drawn as a dotted
-    vertical line (e.g. ``{"fine-tuning starts": 5}``).
+    vertical line (e.g. ``{"fine-tuning starts": 5}``). ``references`` maps a metric to ``{label: value}``
+    yardsticks drawn as dotted horizontal lines (e.g. ``{"loss": {"chance": 2.30}}``).
     """
     plt = _plt()
     figure, axes = plt.subplots(1, len(metrics), figsize=(6 * len(metrics), 3.6), squeeze=False)
@@ -137,6 +139,11 @@ def training_curves(histories: dict, metrics=("loss", "accuracy"), marks: dict |
                               va="top", ha="right", fontsize=8, color="grey")
             axis.set(xlabel="epoch", ylabel=metric, title=metric)
             axis.grid(alpha=0.3)
+    for axis, metric in zip(axes[0], metrics, strict=True):
+        for label, value in (references or {}).get(metric, {}).items():
+            axis.axhline(value, color="grey", linestyle=":", linewidth=1)
+            axis.annotate(label, (0.99, value), xycoords=("axes fraction", "data"), ha="right", va="bottom",
+                          fontsize=8, color="grey")
     axes[0, -1].legend(fontsize=8)
     figure.tight_layout()
     return figure
@@ -226,5 +233,71 @@ def gradcam_grid(images, heatmaps, titles=None, columns: int = 4, size: float = 
             axis.imshow(heatmaps[index], cmap="jet", alpha=alpha, vmin=0, vmax=1)
             if titles is not None:
                 axis.set_title(str(titles[index]), fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def feature_maps(maps, titles=None, columns: int = 8, size: float = 1.3, title: str | None = None, cmap: str = "gray"):
+    """2-D arrays (feature maps, grey images) side by side, each scaled to its own range (bright: large values)."""
+    plt = _plt()
+    maps = [np.asarray(m, dtype="float32") for m in maps]
+    columns = max(1, min(columns, len(maps)))
+    rows = math.ceil(len(maps) / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(columns * size, rows * size + (0.3 if title else 0)
+                                                        + (0.25 if titles is not None else 0)), squeeze=False)
+    for index, axis in enumerate(axes.flat):
+        axis.axis("off")
+        if index < len(maps):
+            axis.imshow(maps[index], cmap=cmap)
+            if titles is not None:
+                axis.set_title(str(titles[index]), fontsize=8)
+    if title:
+        figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def conv_filters(kernel, columns: int = 16, size: float = 0.7, title: str | None = None):
+    """The filters of a convolution kernel ``(height, width, 3, filters)`` as small RGB pictures, all on one
+    scale: mid-grey is a weight of 0, the strongest weight of the layer is full colour (or black)."""
+    kernel = np.asarray(kernel, dtype="float64")
+    scale = max(np.abs(kernel).max(), 1e-12)
+    pictures = [np.kron(127.5 + 127.5 * kernel[..., index] / scale, np.ones((8, 8, 1)))
+                for index in range(kernel.shape[-1])]
+    return image_grid(pictures, columns=columns, size=size, title=title)
+
+
+def curve(x, y, xlabel: str, ylabel: str, title: str | None = None, size=(6, 2.5)):
+    """One line plot, e.g. a learning-rate schedule."""
+    figure, ax = _plt().subplots(figsize=size)
+    ax.plot(x, y)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.grid(alpha=0.3)
+    figure.tight_layout()
+    return figure
+
+
+def ladder(histories: dict, extra: dict | None = None, metric: str = "val_accuracy"):
+    """Runs compared: ``metric`` after each epoch against training seconds, one line per run (``histories``:
+    name -> ``History.history`` with ``seconds``), and the final value of each as a bar; ``extra``: name -> a
+    final value without a run of its own (drawn as a bar only)."""
+    plt = _plt()
+    figure, (left, right) = plt.subplots(1, 2, figsize=(13, 4.2), gridspec_kw={"width_ratios": [1.2, 1]})
+    finals = {}
+    for name, history in histories.items():
+        left.plot(history["seconds"], history[metric], marker="o", markersize=3, label=name)
+        finals[name] = history[metric][-1]
+    finals.update(extra or {})
+    left.set(xlabel="training seconds", ylabel=metric.replace("_", " "), title="during training")
+    left.grid(alpha=0.3)
+    left.legend(fontsize=7)
+    names = list(finals)[::-1]
+    right.barh(names, [finals[name] for name in names], color="tab:blue")
+    for position, name in enumerate(names):
+        right.text(finals[name] + 0.005, position, f"{finals[name]:.3f}", va="center", fontsize=8)
+    low = min(finals.values())
+    right.set(xlim=(max(0.0, low - 0.1), min(1.0, max(finals.values()) + 0.06)), title="at the end",
+              xlabel=metric.replace("_", " "))
+    right.tick_params(axis="y", labelsize=8)
     figure.tight_layout()
     return figure

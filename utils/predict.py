@@ -1,9 +1,9 @@
-"""Top-k prediction on new images (notebook 04 and ``python -m utils predict``).
+"""Top-k prediction on new images (notebook 05 and ``python -m utils predict``).
 
 A :class:`Predictor` is a model that takes raw 0-255 RGB images of one size, plus the names
 of its classes. It is either an ImageNet classifier from ``keras.applications`` (a key of
 :data:`utils.backbones.BACKBONES`, its preprocessing put inside the model) or a ``.keras`` model
-saved by notebook 02 or 03 with its class names. :func:`predict_files` reads image files in
+saved by notebook 03 or 04 with its class names. :func:`predict_files` reads image files in
 batches, so a folder costs one model call per batch, not one per image; a file that cannot be
 read is reported and the others are still predicted.
 """
@@ -54,7 +54,7 @@ def imagenet_class_names() -> list[str]:
 
 
 def imagenet_predictor(backbone: str) -> Predictor:
-    """The ImageNet classifier of a backbone of notebook 03's table, taking raw 0-255 RGB at 224 x 224."""
+    """The ImageNet classifier of a backbone of notebook 04's table, taking raw 0-255 RGB at 224 x 224."""
     import keras
 
     from utils.backbones import get_backbone, load_backbone, preprocessing_layer
@@ -80,8 +80,8 @@ def load_predictor(model, labels=None) -> Predictor:
     if path.suffix != ".keras":
         raise ValueError(f"--model {model}: give a backbone key ({', '.join(BACKBONES)}) or a saved .keras model")
     if not path.exists():
-        raise ModelNotAvailable(f"No model at {path}: train it first (notebook 02 saves cifar10_cnn.keras, "
-                                f"notebook 03 transfer_cifar10.keras, in {path.parent}).")
+        raise ModelNotAvailable(f"No model at {path}: train it first (notebook 03 saves cifar10_cnn.keras, "
+                                f"notebook 04 transfer_cifar10.keras, in {path.parent}).")
     from utils.saving import load_model
 
     keras_model, class_names, info = load_model(path, labels)

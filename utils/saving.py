@@ -48,7 +48,7 @@ def load_model(path, labels=None):
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(
-            f"No model at {path}. Train it first (notebook 02, or python -m utils train --save {path})."
+            f"No model at {path}. Train it first (notebook 03, or python -m utils train --save {path})."
         )
     info_path = model_info_path(path)
     info = json.loads(info_path.read_text()) if info_path.exists() else {}

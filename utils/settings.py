@@ -19,10 +19,10 @@ SEED = 42
 #: Root of the repository (the folder holding ``utils/`` and ``notebooks/``).
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-#: Default new images for prediction (notebook 04 and ``python -m utils predict``).
+#: Default new images for prediction (notebook 05 and ``python -m utils predict``).
 DATASET_DIR = REPO_ROOT / "DATASET"
 
-#: Notebook 03's default backbone (a key of ``utils.transfer.BACKBONES``): strong, needs its weights downloaded.
+#: Notebook 04's default backbone (a key of ``utils.transfer.BACKBONES``): strong, needs its weights downloaded.
 DEFAULT_BACKBONE = "efficientnetv2b0"
 
 #: The backbone whose ImageNet weights this project can use without internet (README, "Working offline").

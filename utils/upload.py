@@ -1,7 +1,7 @@
-"""Try your own photo: an upload button in notebook 04 (Colab's file picker, or an ipywidgets button in
+"""Try your own photo: an upload button in notebook 05 (Colab's file picker, or an ipywidgets button in
 Jupyter) that shows each uploaded picture with its top-k bars from several models.
 
-The upload is plumbing, not the lesson: the prediction it shows is the one notebook 04's step-by-step
+The upload is plumbing, not the lesson: the prediction it shows is the one notebook 05's step-by-step
 cell explains (:func:`utils.images.decode_image` at the model's input size, then the model). Nothing
 waits for input when no one is there to give it: in quick mode (the tests, nbval) and outside a
 notebook the cell only says what it would do.
