@@ -1,20 +1,22 @@
 """Where a training step of notebook 02's fast network spends its time, and what other widths cost.
 
 Run from the repository root: ``.venv/bin/python docs/profile_blocks.py``. Trains on random 32 x 32 images
-(batches of 1024, the recipe's precision, SGD, ``utils.benchmark.training_rate``), so only the computation
+(batches of 1024, the recipe's precision, SGD, ``utils.cli.benchmark.training_rate``), so only the computation
 is timed: first the network cut after its stem and after each block (the difference between two rows is
 that block's cost), then the whole network at other widths. Results in docs/results.md (Speed).
 """
 
 import keras
+import numpy as np
 from keras import layers
 
 from utils import cnn
-from utils.benchmark import random_batch, training_rate
-from utils.environment import best_precision
+from utils.cli.benchmark import training_rate
+from utils.settings import best_precision
 
 BATCH = 1024
-images, labels = random_batch(BATCH)
+rng = np.random.default_rng(0)
+images, labels = rng.integers(0, 256, (BATCH, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, BATCH)
 
 
 def milliseconds_per_step(model):

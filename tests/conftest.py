@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import types
 from pathlib import Path
 
 import pytest
 from image_files import write_messy_folder
 
-from utils.cifar10 import CIFAR10_ENV
-from utils.settings import keras_cache_dir
+from utils.cli import main
+from utils.settings import CIFAR10_ENV, keras_cache_dir
 
 
 def _cifar10_missing() -> str | None:
@@ -73,3 +74,21 @@ def pytest_collection_modifyitems(config, items):
 def messy_folder(tmp_path):
     """A folder-per-class data set as users have them: mixed image modes, hidden folders, stray and broken files."""
     return write_messy_folder(tmp_path / "pets")
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """``cli("train", "--epochs", "1", env={"QUICK": "1"})`` runs ``python -m utils ...`` in this process: its exit
+    status (2 for a usage error, as argparse gives it) and what it printed."""
+    def run(*args, env=None):
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, value)
+        capsys.readouterr()
+        try:
+            status = main([str(arg) for arg in args])
+        except SystemExit as exit_:
+            status = exit_.code
+        out, err = capsys.readouterr()
+        return types.SimpleNamespace(returncode=status, stdout=out, stderr=err)
+
+    return run

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from utils import callbacks
+from utils.cli.train_folder import Deadline
 
 
 def linear(progress):
@@ -144,8 +145,8 @@ def test_run_estimate_prints_the_expected_duration_of_a_long_run(capsys):
 
 
 def test_deadline_stops_training_within_an_epoch():
-    history = _tiny_fit([callbacks.Deadline(time.perf_counter())], epochs=5, steps=50)
+    history = _tiny_fit([Deadline(time.perf_counter())], epochs=5, steps=50)
     counter = types.SimpleNamespace(steps=0)
     _tiny_fit([keras.callbacks.LambdaCallback(on_train_batch_end=lambda *_, **__: setattr(
-        counter, "steps", counter.steps + 1)), callbacks.Deadline(time.perf_counter())], epochs=5, steps=50)
+        counter, "steps", counter.steps + 1)), Deadline(time.perf_counter())], epochs=5, steps=50)
     assert len(history.epoch) == 1 and counter.steps == 1, "stopped after the first step, not after 5 epochs"

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import utils
-from utils.cifar10 import CIFAR10_ENV, CLASS_NAMES, Cifar10FormatError, Cifar10NotAvailable, load_cifar10
+from utils.cifar10 import CLASS_NAMES, Cifar10FormatError, Cifar10NotAvailable, load_cifar10
+from utils.settings import CIFAR10_ENV, cifar10_source
 
 TRAIN_PER_CLASS, TEST_PER_CLASS = 3, 2
 
@@ -117,7 +117,7 @@ def test_environment_variable_names_the_copy(tmp_path, monkeypatch):
     root = write_folder_copy(tmp_path)
     monkeypatch.setenv(CIFAR10_ENV, str(root))
     check_folder_result(load_cifar10())
-    assert str(root) in utils.cifar10.describe_source()
+    assert str(root) in cifar10_source()
 
 
 def test_without_a_copy_keras_downloads(monkeypatch):
@@ -149,7 +149,7 @@ def test_missing_path_is_named(tmp_path, monkeypatch):
     monkeypatch.setenv(CIFAR10_ENV, str(tmp_path / "nowhere"))
     with pytest.raises(Cifar10NotAvailable, match=f"nowhere does not exist. Point {CIFAR10_ENV} at"):
         load_cifar10()
-    assert "does not exist" in utils.cifar10.describe_source()
+    assert "does not exist" in cifar10_source()
 
 
 def test_folder_without_cifar10(tmp_path):

@@ -1,7 +1,6 @@
-"""python -m utils: the commands run and fail with one clear line."""
+"""python -m utils: the commands run and fail with one clear line (in this process: ``cli`` of conftest.py)."""
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -13,36 +12,38 @@ import pytest
 from utils.settings import REPO_ROOT
 
 
-def run(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "utils", *args], capture_output=True, text=True,
-                          cwd=REPO_ROOT, env={**os.environ, **(env or {})}, timeout=300)
-
-
-def test_info_reports_the_environment():
-    result = run("info", env={"QUICK": "1"})
+def test_info_reports_the_environment(cli):
+    result = cli("info", env={"QUICK": "1"})
     assert result.returncode == 0, result.stderr
     for label in ("tensorflow", "keras", "accelerator", "quick mode", "CIFAR-10 from"):
         assert label in result.stdout
     assert "on (QUICK=1)" in result.stdout
 
 
-def test_cifar10_with_a_missing_copy_fails_with_one_line(tmp_path):
-    result = run("cifar10", "--source", str(tmp_path / "missing.tar.gz"))
+def test_cifar10_with_a_missing_copy_fails_with_one_line(cli, tmp_path):
+    result = cli("cifar10", "--source", str(tmp_path / "missing.tar.gz"))
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "missing.tar.gz does not exist" in errors[0]
     assert "Traceback" not in result.stderr
 
 
-def test_unknown_command_is_a_usage_error():
-    result = run("fly")
+def test_python_dash_m_utils_is_the_entry_point_in_a_fresh_interpreter():
+    result = subprocess.run([sys.executable, "-m", "utils", "info"], capture_output=True, text=True, cwd=REPO_ROOT,
+                            timeout=300)
+    assert result.returncode == 0 and "accelerator" in result.stdout, result.stderr
+    assert result.stderr == "", "TensorFlow's start-up log is kept out of the user's terminal"
+
+
+def test_unknown_command_is_a_usage_error(cli):
+    result = cli("fly")
     assert result.returncode == 2 and "invalid choice" in result.stderr
 
 
 @pytest.mark.needs_cifar10
-def test_train_quick_run_reports_and_saves(tmp_path):
+def test_train_quick_run_reports_and_saves(cli, tmp_path):
     path = tmp_path / "cnn.keras"
-    result = run("train", "--recipe", "fast", "--epochs", "2", "--save", str(path), "--verbose", "2",
+    result = cli("train", "--recipe", "fast", "--epochs", "2", "--save", str(path), "--verbose", "2",
                  env={"QUICK": "1"})
     assert result.returncode == 0, result.stderr[-2000:]
     assert "utils/cnn.py, the code of notebook 02" in result.stdout
@@ -61,9 +62,9 @@ def test_train_quick_run_reports_and_saves(tmp_path):
 
 
 @pytest.mark.needs_cifar10
-def test_train_on_the_validation_split_never_reports_test_accuracy_and_calibrates(tmp_path):
+def test_train_on_the_validation_split_never_reports_test_accuracy_and_calibrates(cli, tmp_path):
     path = tmp_path / "baseline.keras"
-    result = run("train", "--recipe", "baseline", "--epochs", "1", "--validation", "--verbose", "0",
+    result = cli("train", "--recipe", "baseline", "--epochs", "1", "--validation", "--verbose", "0",
                  "--save", str(path), env={"QUICK": "1"})
     assert result.returncode == 0, result.stderr[-2000:]
     assert "evaluating on 1000 validation images" in result.stdout
@@ -78,20 +79,20 @@ def test_train_on_the_validation_split_never_reports_test_accuracy_and_calibrate
     assert model.get_layer("temperature").scale == pytest.approx(1 / info["temperature"], rel=1e-3)
 
 
-def test_train_refuses_a_bad_save_path_and_unknown_settings():
-    result = run("train", "--save", "model.h5", env={"QUICK": "1"})
+def test_train_refuses_a_bad_save_path_and_unknown_settings(cli):
+    result = cli("train", "--save", "model.h5", env={"QUICK": "1"})
     assert result.returncode == 1 and "must end in .keras" in result.stderr
-    result = run("train", "--set", "width=(8,8,8)", env={"QUICK": "1"})
+    result = cli("train", "--set", "width=(8,8,8)", env={"QUICK": "1"})
     assert result.returncode == 1 and "--set width: not a setting of the recipe; choose from widths" in result.stderr
-    result = run("train", "--without", "dropout", env={"QUICK": "1"})
+    result = cli("train", "--without", "dropout", env={"QUICK": "1"})
     assert result.returncode == 1 and "--without dropout: no such ingredient" in result.stderr
     for options in (["--calibration-images", "-1"], ["--calibration-images", "100", "--validation"]):
-        result = run("train", *options, env={"QUICK": "1"})
+        result = cli("train", *options, env={"QUICK": "1"})
         assert result.returncode == 1 and "--calibration-images takes 0 or more" in result.stderr
 
 
-def test_benchmark_prints_a_rate_per_setting():
-    result = run("benchmark", "--recipe", "baseline", "--steps", "3")
+def test_benchmark_prints_a_rate_per_setting(cli):
+    result = cli("benchmark", "--recipe", "baseline", "--steps", "3")
     assert result.returncode == 0, result.stderr[-2000:]
     lines = [line for line in result.stdout.splitlines() if line.startswith("recipe=")]
     assert [line.split(" images_per_second=")[0] for line in lines] == [
@@ -99,11 +100,11 @@ def test_benchmark_prints_a_rate_per_setting():
     assert all(int(line.rsplit("=", 1)[1]) > 0 for line in lines)
 
 
-def test_check_dataset_lists_problem_files_and_exits_0_when_usable(messy_folder):
+def test_check_dataset_lists_problem_files_and_exits_0_when_usable(cli, messy_folder):
     from image_files import snapshot
 
     before = snapshot(messy_folder)
-    result = run("check-dataset", str(messy_folder))
+    result = cli("check-dataset", str(messy_folder))
     assert result.returncode == 0, result.stdout + result.stderr
     for name, count in (("cats", 10), ("dogs", 11), ("fish", 10)):
         assert re.search(rf"^  {name} +{count}$", result.stdout, re.MULTILINE), name
@@ -111,24 +112,24 @@ def test_check_dataset_lists_problem_files_and_exits_0_when_usable(messy_folder)
     for name in ("cats/broken.jpg", "dogs/empty.png", "fish/fake.jpg", "cats/notes.txt", "cats/.thumbnails"):
         assert str(messy_folder / name) in result.stdout, name
     assert ".ipynb_checkpoints: hidden folder" in result.stdout
-    assert run("check-dataset", str(messy_folder), "--strict").returncode == 1
+    assert cli("check-dataset", str(messy_folder), "--strict").returncode == 1
     assert snapshot(messy_folder) == before
 
 
-def test_check_dataset_exits_1_on_problems_and_2_on_a_wrong_path(messy_folder, tmp_path):
+def test_check_dataset_exits_1_on_problems_and_2_on_a_wrong_path(cli, messy_folder, tmp_path):
     for path in (messy_folder / "fish").iterdir():
         if path.name != "fake.jpg":
             path.rename(tmp_path / f"moved-{path.name}")  # fish keeps only its unreadable file
-    result = run("check-dataset", str(messy_folder))
+    result = cli("check-dataset", str(messy_folder))
     assert result.returncode == 1
     assert "problem:" in result.stdout and "fish hold no readable" in result.stdout and "usable: no" in result.stdout
-    result = run("check-dataset", str(tmp_path / "nowhere"))
+    result = cli("check-dataset", str(tmp_path / "nowhere"))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().startswith("error:") and "does not exist" in result.stderr
 
 
 @pytest.mark.needs_imagenet_weights
-def test_predict_reports_top_k_writes_csv_and_names_bad_files(tmp_path):
+def test_predict_reports_top_k_writes_csv_and_names_bad_files(cli, tmp_path):
     import csv
 
     from image_files import write_bad, write_kind
@@ -139,7 +140,7 @@ def test_predict_reports_top_k_writes_csv_and_names_bad_files(tmp_path):
     write_kind(folder / "sub" / "b.jpg", "cmyk_jpeg")
     write_bad(folder / "c.jpg", "truncated_jpeg")
     (folder / "notes.txt").write_text("not an image\n")
-    result = run("predict", str(folder), "--model", "mobilenet_v1_025", "--top", "3", "--csv", str(tmp_path / "p.csv"),
+    result = cli("predict", str(folder), "--model", "mobilenet_v1_025", "--top", "3", "--csv", str(tmp_path / "p.csv"),
                  "--benchmark")
     assert result.returncode == 1, result.stderr[-2000:]
     model, reading, ceiling, share = map(float, re.search(
@@ -158,13 +159,13 @@ def test_predict_reports_top_k_writes_csv_and_names_bad_files(tmp_path):
 
 
 @pytest.mark.needs_imagenet_weights
-def test_predict_defaults_and_usage_errors(tmp_path):
-    result = run("predict", "--model", "mobilenet_v1_025", "--top", "1")
+def test_predict_defaults_and_usage_errors(cli, tmp_path):
+    result = cli("predict", "--model", "mobilenet_v1_025", "--top", "1")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "grace_hopper.jpg" in result.stdout and "drawn_sunset_rgba.png" in result.stdout
-    missing = run("predict", "--model", str(tmp_path / "none.keras"))
+    missing = cli("predict", "--model", str(tmp_path / "none.keras"))
     assert missing.returncode == 2 and "No model at" in missing.stderr and "Traceback" not in missing.stderr
-    assert run("predict", "--top", "0").returncode == 2
+    assert cli("predict", "--top", "0").returncode == 2
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert run("predict", str(empty), "--model", "mobilenet_v1_025").returncode == 2
+    assert cli("predict", str(empty), "--model", "mobilenet_v1_025").returncode == 2

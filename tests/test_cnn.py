@@ -10,7 +10,8 @@ import keras
 import numpy as np
 import pytest
 
-from utils import ablation, cnn, evaluation, saving
+from utils import calibration, cnn, evaluation, saving
+from utils.cli import train as train_command
 
 SMALL = {**cnn.RECIPE, "widths": (8, 16, 16)}
 
@@ -82,7 +83,7 @@ def test_identity_init_makes_the_first_filters_copy_their_input_channels():
 
 
 def test_mixed_float16_gets_loss_scaling():
-    from utils.environment import precision
+    from utils.settings import precision
 
     images, labels = tiny_data(64)
     with precision("mixed_float16"):
@@ -169,15 +170,15 @@ def test_tta_model_averages_the_logits_of_six_views_with_standard_layers(tmp_pat
     mirror_only = cnn.tta_model(model, 2).predict(images, verbose=0)
     flips = 0.5 * (scores[0] + scores[1])
     np.testing.assert_allclose(mirror_only, np.exp(flips) / np.exp(flips).sum(axis=1, keepdims=True), rtol=1e-5)
-    assert cnn.tta_model(model, 1) is model and wrapped.get_layer("single_view").output_shape == (None, 3)
+    assert cnn.tta_model(model, 1) is model
+    assert wrapped.get_layer(f"{model.name}_logits").output_shape == (None, 3), "one network, without its softmax"
     used = {type(layer).__module__.split(".")[0] for layer in wrapped.layers}
     assert used <= {"keras"}, "standard Keras layers only: plain load_model opens the saved file"
     wrapped.save(tmp_path / "tta.keras")
     np.testing.assert_allclose(keras.models.load_model(tmp_path / "tta.keras").predict(images, verbose=0),
                                expected, rtol=1e-5, atol=1e-6)
-    with pytest.raises(ValueError, match="must end in an Activation"):
-        cnn.tta_model(keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(),
-                                        keras.layers.Dense(2, activation="softmax")]))
+    with pytest.raises(ValueError, match="does not end in a softmax layer"):
+        cnn.tta_model(keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(), keras.layers.Dense(2)]))
     with pytest.raises(ValueError, match="views must be 1, 2 or 6"):
         cnn.tta_model(model, 4)
 
@@ -245,21 +246,23 @@ def test_augmented_batches_follow_keras_global_seed_by_default():
 
 
 def test_recipe_settings_remove_ingredients_and_refuse_unknown_names():
-    settings = ablation.recipe_settings(cnn.RECIPE, ["lookahead", "tta-shifts"], {"widths": (16, 64, 64)})
+    settings = train_command.recipe_settings(cnn.RECIPE, ["lookahead", "tta-shifts"], {"widths": (16, 64, 64)})
     assert settings == {**cnn.RECIPE, "lookahead": False, "test_views": 2, "widths": (16, 64, 64)}
     assert cnn.RECIPE["lookahead"], "the recipe itself is not changed"
-    assert all(set(item.without) <= set(cnn.RECIPE) for item in ablation.INGREDIENTS.values())
+    assert all(set(item.without) <= set(cnn.RECIPE) for item in train_command.INGREDIENTS.values())
     with pytest.raises(ValueError, match="no such ingredient"):
-        ablation.recipe_settings(cnn.RECIPE, ["dropout"])
+        train_command.recipe_settings(cnn.RECIPE, ["dropout"])
     with pytest.raises(ValueError, match="not a setting of the recipe; choose from widths"):
-        ablation.recipe_settings(cnn.RECIPE, (), {"width": 3})
+        train_command.recipe_settings(cnn.RECIPE, (), {"width": 3})
 
 
-def test_saved_model_loads_with_plain_keras_in_a_fresh_python(tmp_path):
+def test_the_saved_final_model_loads_with_plain_keras_in_a_fresh_python(tmp_path):
+    """The one fresh interpreter of these tests: the recipe's final model (notebook 03's: six views, calibrated)
+    opens in a Python that never imports this project."""
     images, labels = tiny_data(64)
     network = cnn.recipe_cnn(images, SMALL, 2)
     cnn.train(network, images, labels, {**SMALL, "batch_size": 32}, epochs=1, verbose=0)  # compiled with ScaledSGD
-    model = cnn.tta_model(network)
+    model = calibration.with_temperature(cnn.tta_model(network), 0.5)
     path = saving.save_model(model, tmp_path / "sub" / "cnn.keras", ["dark", "bright"], recipe="fast")
     assert json.loads(path.with_suffix(".json").read_text()) == {"class_names": ["dark", "bright"], "recipe": "fast"}
     np.save(tmp_path / "images.npy", images)

@@ -1,17 +1,18 @@
-"""The dataset doctor (utils.doctor via check_dataset and check-dataset): every finding, on folders built here."""
+"""The dataset doctor (utils.doctor via check_dataset, and what check-dataset adds): every finding, on folders built
+here."""
 
 import csv
 import json
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from image_files import snapshot, write_kind
 from PIL import Image
 
-from utils.doctor import class_weights, difference_hash, write_report
+from utils.cli import main
+from utils.cli.check_dataset import file_kinds, near_duplicates, write_findings
+from utils.doctor import class_weights, difference_hash
 from utils.folders import DatasetFolderError, check_dataset, image_folder_datasets, scan_image_folder, split_files
 
 
@@ -36,8 +37,15 @@ def kinds(check):
     return {finding.kind: finding for finding in check.findings}
 
 
+def doctor(root, near=False):
+    """What ``python -m utils check-dataset`` finds: the library's check, file kinds and (asked) near-duplicates."""
+    check = check_dataset(root, near_duplicates=near)
+    check.findings += file_kinds(check.images()) + (near_duplicates(check.images()) if near else [])
+    return check
+
+
 def test_a_clean_folder_has_no_findings(tmp_path):
-    check = check_dataset(photo_folder(tmp_path, {"cats": 10, "dogs": 10}), near_duplicates=True)
+    check = doctor(photo_folder(tmp_path, {"cats": 10, "dogs": 10}), near=True)
     assert check.usable and check.findings == [], check.report()
 
 
@@ -82,8 +90,8 @@ def test_near_duplicates_resized_and_reencoded_are_found_when_asked(tmp_path):
     root = photo_folder(tmp_path, {"cats": 8, "dogs": 8})
     original = Image.open(root / "cats" / "cats02.png")
     original.resize((48, 48), Image.Resampling.LANCZOS).convert("RGB").save(root / "dogs" / "small.jpg", quality=80)
-    assert "near-duplicates" not in kinds(check_dataset(root)), "optional: only with near_duplicates=True"
-    finding = kinds(check_dataset(root, near_duplicates=True))["near-duplicates"]
+    assert "near-duplicates" not in kinds(doctor(root)), "optional: only with --near-duplicates"
+    finding = kinds(doctor(root, near=True))["near-duplicates"]
     assert finding.severity == "warning" and "1 group(s)" in finding.message and "1 of them across classes" in (
         finding.message)
     assert {path.name for path in finding.paths} == {"cats02.png", "small.jpg"}
@@ -124,7 +132,7 @@ def test_file_kinds_disguised_animated_and_small_are_infos(tmp_path):
     frames = [Image.fromarray(photo(91 + i)) for i in range(3)]
     frames[0].save(root / "b" / "moving.gif", save_all=True, append_images=frames[1:])
     write_kind(root / "b" / "tiny.png", "png", variant=7)  # 16 x 12 pixels
-    found = kinds(check_dataset(root))
+    found = kinds(doctor(root))
     assert found["content-not-extension"].severity == "info" and "really-a-png.jpg (PNG)" in found[
         "content-not-extension"].message
     assert [p.name for p in found["animated"].paths] == ["moving.gif"]
@@ -136,20 +144,20 @@ def test_report_file_csv_and_json_one_row_per_finding(tmp_path):
     root = photo_folder(tmp_path / "data", {"cats": 6, "dogs": 6})
     shutil.copy(root / "cats" / "cats01.png", root / "dogs" / "dup.png")
     check = check_dataset(root)
-    rows = list(csv.DictReader(write_report(check.findings, tmp_path / "out" / "findings.csv").open()))
+    rows = list(csv.DictReader(write_findings(check.findings, tmp_path / "out" / "findings.csv").open()))
     assert len(rows) == len(check.findings) and rows[0]["severity"] == "problem"
     assert rows[0]["kind"] == "duplicates-across-classes" and "dup.png" in rows[0]["files"]
-    data = json.loads(write_report(check.findings, tmp_path / "findings.json").read_text())
+    data = json.loads(write_findings(check.findings, tmp_path / "findings.json").read_text())
     assert data[0]["files"] == [str(p) for p in check.findings[0].paths]
 
 
-def test_check_dataset_command_writes_the_report_and_exits_1_on_problems(tmp_path):
+def test_check_dataset_command_writes_the_report_and_exits_1_on_problems(tmp_path, capsys):
     root = photo_folder(tmp_path / "data", {"cats": 6, "dogs": 6, "val": 6})
     before = snapshot(root)
-    result = subprocess.run([sys.executable, "-m", "utils", "check-dataset", str(root), "--near-duplicates",
-                             "--report", str(tmp_path / "findings.json")], capture_output=True, text=True)
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "problem: class folder 'val' is named like a split" in result.stdout and "usable: no" in result.stdout
-    assert "image files read in" in result.stdout and "findings written to" in result.stdout
+    status = main(["check-dataset", str(root), "--near-duplicates", "--report", str(tmp_path / "findings.json")])
+    out = capsys.readouterr().out
+    assert status == 1, out
+    assert "problem: class folder 'val' is named like a split" in out and "usable: no" in out
+    assert "image files read in" in out and "findings written to" in out
     assert [row["kind"] for row in json.loads((tmp_path / "findings.json").read_text())] == ["split-folder-as-class"]
     assert snapshot(root) == before

@@ -1,9 +1,10 @@
-"""utils.evaluation, utils.report and utils.explore: metrics, mistakes, tables, statistics and close pairs."""
+"""utils.evaluation and utils.explore: metrics, mistakes, the headline line, statistics and close pairs."""
 
 import numpy as np
 import pytest
 
-from utils import evaluation, explore, report
+from utils import evaluation, explore
+from utils.cli.train_folder import most_confused_pairs
 
 NAMES = ["a", "b", "c"]
 
@@ -23,14 +24,6 @@ def test_evaluate_counts_and_reports():
     assert evaluation.most_confident_mistakes(result, labels, count=5).tolist() == [5, 1]
     titles = evaluation.prediction_titles([5], result, labels, NAMES)
     assert titles == ["c → a\n(95%)"]
-
-
-def test_format_table_aligns_columns():
-    table = report.format_table([["baseline", 1234, 0.6712], ["recipe", 98765, 0.9]], ["model", "params", "acc"])
-    lines = table.splitlines()
-    assert lines[0].split() == ["model", "params", "acc"]
-    assert lines[2].split() == ["baseline", "1,234", "0.6712"] and lines[3].endswith("0.9000")
-    assert len({len(line) for line in lines}) == 1
 
 
 def test_channel_statistics():
@@ -59,15 +52,10 @@ def test_embed_2d(method):
         explore.embed_2d(images, method="umap")
 
 
-def test_format_table_shows_missing_values_as_a_dash():
-    table = report.format_table([["a", None, 0.5], ["b", 12, 0.25]], ["model", "seconds", "accuracy"])
-    assert table.splitlines()[2].split() == ["a", "-", "0.5000"]
-
-
 def test_headline_prints_one_line_without_an_echo(capsys):
-    assert report.headline("test accuracy", 0.85912) is None, "no Out[] echo below the printed line"
+    assert evaluation.headline("test accuracy", 0.85912) is None, "no Out[] echo below the printed line"
     assert capsys.readouterr().out == "Headline: test accuracy = 0.8591\n"
-    report.headline("train seconds", 1234.5)
+    evaluation.headline("train seconds", 1234.5)
     assert capsys.readouterr().out == "Headline: train seconds = 1,234\n"
 
 
@@ -101,7 +89,7 @@ def test_most_confused_pairs_and_a_confusion_matrix_readable_at_120_classes():
 
     matrix = np.diag([10, 10, 10])
     matrix[0, 2], matrix[1, 0] = 4, 1
-    assert evaluation.most_confused_pairs(matrix, ["a", "b", "c"]) == [("a", "c", 4, 4 / 14), ("b", "a", 1, 1 / 11)]
+    assert most_confused_pairs(matrix, ["a", "b", "c"]) == [("a", "c", 4, 4 / 14), ("b", "a", 1, 1 / 11)]
     small = confusion_matrix(matrix, ["a", "b", "c"])
     assert len(small.axes[0].texts) == 9, "a few classes: every cell annotated with its count"
     names = [f"class {i}" for i in range(120)]

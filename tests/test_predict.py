@@ -8,7 +8,9 @@ import pytest
 from image_files import ENDINGS, GOOD_KINDS, write_bad, write_kind
 
 from utils import predict, transfer
+from utils.cli import predict as predict_command
 from utils.gradcam import gradcam
+from utils.images import in_threads
 
 
 class CountingModel(keras.Model):
@@ -44,17 +46,15 @@ def test_defaults_include_the_sample_photos():
     assert {"china.jpg", "flower.jpg", "grace_hopper.jpg"} <= set(names)
 
 
-def test_read_ahead_keeps_order_and_reasons_and_reading_rate_counts_every_file(tmp_path):
+def test_reading_in_threads_keeps_order_and_reasons_and_reading_rate_counts_every_file(tmp_path):
     paths = [write_kind(tmp_path / f"{i}.png", "png") for i in range(5)]
     bad = write_bad(tmp_path / "broken.jpg", "truncated_jpeg")
-    batches = list(predict.read_ahead([paths[0], bad, *paths[1:]], (8, 8), batch_size=2))
-    assert [len(batch) for batch in batches] == [2, 2, 2]
-    flat = [item for batch in batches for item in batch]
+    flat = list(in_threads(lambda path: predict.read_image(path, (8, 8)), [paths[0], bad, *paths[1:]], ahead=2))
     assert [path for path, _, _ in flat] == [paths[0], bad, *paths[1:]]
     assert [image.shape for _, image, reason in flat if reason is None] == [(8, 8, 3)] * 5
     assert "truncated" in flat[1][2] and flat[1][1] is None
-    assert predict.reading_rate([*paths, bad], (8, 8), batch_size=2) > 0
-    assert predict.shared_ceiling(600.0, 300.0) == pytest.approx(200.0)  # 1/600 + 1/300 seconds per image
+    assert predict_command.reading_rate([*paths, bad], (8, 8)) > 0
+    assert predict_command.shared_ceiling(600.0, 300.0) == pytest.approx(200.0)  # 1/600 + 1/300 seconds per image
 
 
 def test_predict_files_batches_and_reports_bad_files(tmp_path):
@@ -71,10 +71,11 @@ def test_predict_files_batches_and_reports_bad_files(tmp_path):
     assert model.calls == 3  # 12 files in batches of 4, not one call per image
     for p in predictions:
         assert len(p.labels) == 2 and p.probabilities[0] >= p.probabilities[1] and p.image.shape == (8, 8, 3)
-    single, single_failures = predict.predict_one_by_one(predictor, [*paths[:3], bad], k=2)
+    single, single_failures = predict_command.predict_one_by_one(predictor, [*paths[:3], bad], k=2)
     assert [p.labels for p in single] == [p.labels for p in predictions[:3]] and len(single_failures) == 1
     table = predict.predictions_table(predictions, k=2)
-    assert table.splitlines()[0].split() == ["image", "top-1", "top-2"] and len(table.splitlines()) == 12
+    assert list(table.columns) == ["image", "top-1", "top-2"] and len(table) == len(paths)
+    assert table["image"].tolist() == [path.name for path in paths]
 
 
 def test_missing_model_and_bad_model_names():
@@ -84,10 +85,7 @@ def test_missing_model_and_bad_model_names():
         predict.load_predictor("resnet9000")
 
 
-def test_a_model_saved_elsewhere_predicts_with_labels_or_class_indices(tmp_path):
-    import subprocess
-    import sys
-
+def test_a_model_saved_elsewhere_predicts_with_labels_or_class_indices(cli, tmp_path):
     inputs = keras.Input((8, 8, 3))
     x = keras.layers.GlobalAveragePooling2D()(keras.layers.Rescaling(1 / 255)(inputs))
     keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x)).save(tmp_path / "theirs.keras")  # no JSON
@@ -102,17 +100,14 @@ def test_a_model_saved_elsewhere_predicts_with_labels_or_class_indices(tmp_path)
     with pytest.raises(FileNotFoundError, match="cannot read it"):
         predict.load_predictor(tmp_path / "theirs.keras", tmp_path / "none.txt")
     write_kind(tmp_path / "fruit.png", "png")
-    result = subprocess.run([sys.executable, "-m", "utils", "predict", str(tmp_path / "fruit.png"), "--model",
-                             str(tmp_path / "theirs.keras"), "--labels", str(tmp_path / "labels.txt"), "--top", "3"],
-                            capture_output=True, text=True)
+    result = cli("predict", tmp_path / "fruit.png", "--model", tmp_path / "theirs.keras", "--labels",
+                 tmp_path / "labels.txt", "--top", "3")
     assert result.returncode == 0, result.stderr
     assert {"apple", "banana", "cherry"} <= set(result.stdout.split()) and "note:" not in result.stderr
-    result = subprocess.run([sys.executable, "-m", "utils", "predict", str(tmp_path / "fruit.png"), "--model",
-                             str(tmp_path / "theirs.keras")], capture_output=True, text=True)
+    result = cli("predict", tmp_path / "fruit.png", "--model", tmp_path / "theirs.keras")
     assert result.returncode == 0 and "class 2" in result.stdout and "note:" in result.stderr
-    result = subprocess.run([sys.executable, "-m", "utils", "predict", str(tmp_path / "fruit.png"), "--model",
-                             str(tmp_path / "theirs.keras"), "--min-confidence", "0.99", "--csv",
-                             str(tmp_path / "p.csv")], capture_output=True, text=True)
+    result = cli("predict", tmp_path / "fruit.png", "--model", tmp_path / "theirs.keras", "--min-confidence", "0.99",
+                 "--csv", tmp_path / "p.csv")
     assert result.returncode == 0 and "(unsure: top-1 below 0.99)" in result.stdout  # untrained: far below
     assert "1 of 1 unsure" in result.stdout and (tmp_path / "p.csv").read_text().splitlines()[1].endswith(",yes")
 
@@ -164,9 +159,14 @@ def test_gradcam_and_predictions_work_on_a_model_with_test_time_augmentation(tmp
     assert abs(sum(prediction.probabilities) - 1) < 1e-4
 
 
-def test_the_upload_cell_waits_for_no_one_in_quick_mode(monkeypatch, capsys):
+def test_the_upload_cell_shows_one_button_that_waits_for_no_one(monkeypatch, capsys):
+    import ipywidgets
+
     from utils import upload
 
-    monkeypatch.setenv("QUICK", "1")
-    assert upload.upload_and_predict({"a model": object()}, k=5) is None
-    assert "no upload button" in capsys.readouterr().out
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda *objects: shown.extend(objects))
+    monkeypatch.setenv("QUICK", "1")  # as the README suggests for starting Jupyter: the button is still there
+    assert upload.upload_and_predict({"a model": object()}, k=5) is None, "no Out[] echo of the widget"
+    assert len(shown) == 1 and isinstance(shown[0].children[0], ipywidgets.FileUpload)
+    assert "Upload one or more pictures" in capsys.readouterr().out

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 
-from utils.runner import SETTINGS_TAG
+from utils.cli.run_notebooks import SETTINGS_TAG
 from utils.settings import GITHUB_REPOSITORY, REPO_ROOT, colab_url
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
@@ -210,3 +210,18 @@ def test_requirements_lock_pins_everything_in_requirements_in():
             name, _, version = line.partition("==")
             locked = lock.get(name.lower())
             assert locked == version, f"{name} is {version} in requirements.in but {locked} in the lock"
+
+
+def test_the_notebooks_library_never_imports_the_command_line():
+    """utils/cli/ is the command line's own; the rest of utils (what the notebooks import) does not depend on it."""
+    offenders = []
+    for path in sorted((REPO_ROOT / "utils").glob("*.py")):
+        if path.name == "__main__.py":  # `python -m utils` is the command line's entry point
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] + [f"{node.module}.{alias.name}" for alias in node.names]
+                if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{path.name}: {name}" for name in names
+                          if name == "utils.cli" or name.startswith("utils.cli.")]
+    assert not offenders, offenders

@@ -14,8 +14,10 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from utils import runner
-from utils.__main__ import main
+from utils.cli import main
+from utils.cli import run_notebooks as runner
+from utils.cli.arguments import parse_assignments
+from utils.settings import REPO_ROOT
 
 # a 1 x 1 PNG, as a notebook stores an image output
 PNG = base64.b64encode(bytes.fromhex(
@@ -50,19 +52,22 @@ def test_find_notebooks_by_number_name_or_path_in_order(tmp_path):
         runner.find_notebooks(["03"], tmp_path)
 
 
-def test_the_real_notebooks_are_found_in_order():
-    names = [p.stem for p in runner.find_notebooks()]
-    assert names == sorted(names) and names[0] == "00_setup_check" and len(names) >= 5
+def test_the_real_notebooks_are_found_in_the_order_the_readme_lists_them():
+    import re
+
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    listed = re.findall(r"^\| \d\d \| \[`(\d\d_\w+)\.ipynb`\]", readme, re.MULTILINE)
+    assert [p.stem for p in runner.find_notebooks()] == listed and listed[0] == "00_setup_check"
 
 
 def test_parse_assignments_takes_literals_and_plain_words():
-    assert runner.parse_assignments(["EPOCHS=3", "BACKBONE=mobilenet_v1_025", "SIZE=None", 'NAME="x y"',
+    assert parse_assignments(["EPOCHS=3", "BACKBONE=mobilenet_v1_025", "SIZE=None", 'NAME="x y"',
                                      "SIZES=[1, 2]"]) == {
         "EPOCHS": 3, "BACKBONE": "mobilenet_v1_025", "SIZE": None, "NAME": "x y", "SIZES": [1, 2]}
     with pytest.raises(ValueError, match="write NAME=VALUE"):
-        runner.parse_assignments(["EPOCHS"])
+        parse_assignments(["EPOCHS"])
     with pytest.raises(ValueError, match="write NAME=VALUE"):
-        runner.parse_assignments(["2X=1"])
+        parse_assignments(["2X=1"])
 
 
 def test_settings_names_are_the_settings_cells_assignments_including_computed_ones():

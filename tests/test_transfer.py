@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from utils import backbones, data, evaluation, saving, transfer
+from utils import backbones, data, evaluation, saving, settings, transfer
 
 
 def bright_and_dark(count=64, size=32, seed=0):
@@ -21,7 +21,7 @@ def batchnorm_layers(base):
 
 
 def test_table_names_real_constructors_and_the_offline_backbone():
-    assert backbones.DEFAULT_BACKBONE in backbones.BACKBONES and backbones.OFFLINE_BACKBONE in backbones.BACKBONES
+    assert settings.DEFAULT_BACKBONE in backbones.BACKBONES and settings.OFFLINE_BACKBONE in backbones.BACKBONES
     assert backbones.BACKBONES["mobilenet_v1_025"].constructor == "MobileNet"
     assert backbones.BACKBONES["mobilenet_v1_025"].options == {"alpha": 0.25}
     for key, spec in backbones.BACKBONES.items():

@@ -1,57 +1,85 @@
-"""Shared helpers for the CNN image-classification notebooks: the plumbing, not the lesson.
+"""The notebooks' library: what the notebooks import, the plumbing of the lesson (the lesson itself is in the
+notebooks). ``docs/development.md`` has the map; in short:
 
-What a reader learns from - every model, ``compile``, ``fit``, freezing and unfreezing - is written in the
-notebooks; cells marked ``#@save`` are also saved to :mod:`utils.cnn` (notebook 02) and
-:mod:`utils.transfer` (notebook 04) for the command line (:mod:`utils.export`). The rest lives here:
-
-* :mod:`utils.settings` - quick mode (``QUICK``), seeds, paths, the Keras cache folder;
-* :mod:`utils.environment` - what this machine has, :func:`setup` (every notebook's first call), the best
-  training precision;
-* :mod:`utils.cifar10` - CIFAR-10 from the Keras cache or a local copy (``CIFAR10_DIR``);
-* :mod:`utils.data` - the CIFAR-10 splits, ``tf.data`` pipelines, one loader for CIFAR-10 or a folder;
-* :mod:`utils.folders` - checking a folder-per-class data set, ``tf.data`` pipelines from it;
-* :mod:`utils.images` - any image file as the RGB array a model expects;
+* generated from the notebooks' ``#@save`` cells (edit the notebook, then ``python -m utils regenerate``):
+  :mod:`utils.cnn` (notebook 02: the CNNs and every ingredient of the recipe), :mod:`utils.transfer`
+  (notebook 04: transfer learning);
+* :mod:`utils.settings` - quick mode, seeds, paths, data sources, the number format, :func:`setup`;
+* :mod:`utils.cifar10` - CIFAR-10 from the Keras download or a local copy (``CIFAR10_DIR``);
+* :mod:`utils.images` - any image file as the RGB array a model expects; the folder walker and thread pool;
+* :mod:`utils.folders`, :mod:`utils.doctor` - checking a folder-per-class data set, pipelines from it;
+* :mod:`utils.data` - the CIFAR-10 splits, ``tf.data`` pipelines from arrays, one loader for CIFAR-10 or a folder;
 * :mod:`utils.backbones` - the ImageNet backbone table, loading, preprocessing layers;
-* :mod:`utils.callbacks` - the time budget (learning rate by progress, and its progress bar), run estimates;
-* :mod:`utils.evaluation` - predictions, accuracy, confusion matrix, per-class report, mistakes;
-* :mod:`utils.saving` - ``.keras`` models with their class names;
-* :mod:`utils.plots` - the figures the notebooks show (matplotlib and seaborn);
-* :mod:`utils.explore` - data-set statistics, closest pairs, 2-D maps (notebook 01);
-* :mod:`utils.report` - tables and the headline line a notebook prints;
-* :mod:`utils.predict`, :mod:`utils.gradcam` - top-k predictions and heat maps (notebook 05);
-* :mod:`utils.runner` - ``python -m utils run-notebooks`` (papermill, in order, with a summary).
+* :mod:`utils.callbacks` - the time budget and its progress bar, run estimates, a deadline;
+* :mod:`utils.evaluation`, :mod:`utils.calibration` - scores, confusion matrix, per-class report, the
+  headline line; calibration and temperature scaling;
+* :mod:`utils.plots`, :mod:`utils.explore` - the figures; data-set statistics (notebook 01);
+* :mod:`utils.saving`, :mod:`utils.predict`, :mod:`utils.gradcam`, :mod:`utils.upload` - saved models,
+  top-k prediction, heat maps, the upload button (notebook 05).
 
-Modules that need TensorFlow at import time (``backbones``, ``callbacks``, ``cnn``, ``transfer``) are
-imported on demand, so ``import utils`` stays fast.
+The command line (``python -m utils``) is the sub-package :mod:`utils.cli`, which nothing here imports.
 """
 
 import os as _os
+import re as _re
+import sys as _sys
+import tempfile as _tempfile
 
-# Keep TensorFlow's C++ start-up chatter (CUDA probing, CPU flags) out of notebook
-# output (set TF_CPP_MIN_LOG_LEVEL=0 to see it); real errors still reach Python as
-# exceptions. This only works before TensorFlow is imported.
+# TensorFlow's C++ start-up log (CPU flags, oneDNN, CUDA probing) is not for a learner. TF_CPP_MIN_LOG_LEVEL=3
+# (the default here; set it to 0 to see everything) silences most of it, but the lines logged before absl's
+# logging starts are written to the process's standard error regardless, which a notebook shows as a red box.
+# So TensorFlow is imported here once, with file descriptor 2 caught, and only the lines that are not that
+# start-up chatter are passed on.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+_CHATTER = _re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\)|[IWE]\d{4} [\d:. ]+\d+ \S+:\d+\] "
+                       r"|To enable the following instructions|.*rebuild TensorFlow with the appropriate compiler)")
 
-from utils import calibration, data, environment, evaluation, explore, folders, plots, report, saving, settings
-from utils.cifar10 import (
+
+def _import_tensorflow_quietly():
+    if _os.environ["TF_CPP_MIN_LOG_LEVEL"] != "3":
+        import tensorflow  # noqa: F401 (the user asked to see TensorFlow's log)
+
+        return
+    _sys.stderr.flush()
+    saved = _os.dup(2)
+    with _tempfile.TemporaryFile() as log:
+        _os.dup2(log.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices("GPU")  # the devices are probed (and logged about) here, once
+        finally:
+            _os.dup2(saved, 2)
+            _os.close(saved)
+        log.seek(0)
+        kept = [line for line in log.read().decode(errors="replace").splitlines()
+                if line.strip() and not _CHATTER.match(line)]
+    if kept:
+        print("\n".join(kept), file=_sys.stderr)
+
+
+_import_tensorflow_quietly()
+
+from utils import (  # noqa: E402 (after TensorFlow's quiet import)
+    backbones,
+    calibration,
+    callbacks,
+    data,
+    evaluation,
+    explore,
+    folders,
+    images,
+    plots,
+    saving,
+    settings,
+)
+from utils.cifar10 import CLASS_NAMES, Cifar10FormatError, Cifar10NotAvailable, load_cifar10  # noqa: E402
+from utils.evaluation import headline  # noqa: E402
+from utils.folders import DatasetFolderError, check_dataset, image_folder_datasets  # noqa: E402
+from utils.images import IMAGE_EXTENSIONS, ImageLoadError, load_image  # noqa: E402
+from utils.plots import image_grid  # noqa: E402
+from utils.settings import (  # noqa: E402
     CIFAR10_ENV,
-    CLASS_NAMES,
-    Cifar10FormatError,
-    Cifar10NotAvailable,
-    load_cifar10,
-)
-from utils.environment import environment_report, print_environment, setup
-from utils.folders import (
-    DatasetFolderError,
-    FolderScan,
-    check_dataset,
-    image_folder_datasets,
-    scan_image_folder,
-)
-from utils.images import IMAGE_EXTENSIONS, ImageLoadError, load_image
-from utils.plots import image_grid
-from utils.report import headline
-from utils.settings import (
     DATASET_DIR,
     QUICK_ENV,
     REPO_ROOT,
@@ -60,6 +88,7 @@ from utils.settings import (
     models_dir,
     quick_mode,
     set_seed,
+    setup,
 )
 
 __all__ = [
@@ -73,29 +102,26 @@ __all__ = [
     "Cifar10FormatError",
     "Cifar10NotAvailable",
     "DatasetFolderError",
-    "FolderScan",
     "ImageLoadError",
+    "backbones",
     "by_mode",
     "calibration",
+    "callbacks",
     "check_dataset",
     "data",
-    "environment",
-    "environment_report",
     "evaluation",
     "explore",
     "folders",
     "headline",
     "image_folder_datasets",
     "image_grid",
+    "images",
     "load_cifar10",
     "load_image",
     "models_dir",
     "plots",
-    "print_environment",
     "quick_mode",
-    "report",
     "saving",
-    "scan_image_folder",
     "set_seed",
     "settings",
     "setup",

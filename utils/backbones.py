@@ -13,12 +13,14 @@ downloaded there on first use. Where they can be neither found nor downloaded,
 
 from __future__ import annotations
 
+import urllib.error
 import warnings
 from dataclasses import dataclass, field
 
 import keras
+import numpy as np
 
-from utils.settings import DEFAULT_BACKBONE, OFFLINE_BACKBONE, keras_cache_dir  # noqa: F401 (re-exported)
+from utils.settings import OFFLINE_BACKBONE, by_mode, keras_cache_dir
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,6 @@ def default_image_size(key: str, data_dir=None) -> int:
     """The side, in pixels, at which a backbone sees the images when none is chosen: for a folder of photos,
     the size its ImageNet weights were trained on (224); for CIFAR-10's 32-pixel images, 128, which loses
     little and is about three times as fast. Quick mode: 96 for both."""
-    from utils.settings import by_mode
-
     return by_mode(full=128 if data_dir is None else get_backbone(key).weights_size, quick=96)
 
 
@@ -105,8 +105,6 @@ def load_backbone(key: str, weights: str | None = "imagenet", include_top: bool 
 
 
 def _is_download_failure(err: Exception) -> bool:
-    import urllib.error
-
     return isinstance(err, urllib.error.URLError | OSError) or "URL fetch failure" in str(err)
 
 
@@ -123,8 +121,6 @@ def preprocessing_layer(key: str, name: str = "preprocess"):
     if spec.preprocessing == "minus_one_to_one":
         return keras.layers.Rescaling(1 / 127.5, offset=-1, name=name)
     if spec.preprocessing == "caffe":
-        import numpy as np
-
         layer = keras.layers.Dense(3, trainable=False, dtype="float32", name=name)
         layer.build((None, 3))
         layer.set_weights([np.eye(3, dtype="float32")[::-1],  # output channel j = input channel 2 - j: BGR

@@ -212,16 +212,3 @@ def _duration(seconds: float) -> str:
     if seconds < 90 * 60:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
-
-
-class Deadline(keras.callbacks.Callback):
-    """Stops training at the first step after ``deadline``, a ``time.perf_counter()`` value, within an epoch
-    if need be: two stages can share one time budget (``python -m utils train --data DIR --minutes M``)."""
-
-    def __init__(self, deadline: float):
-        super().__init__()
-        self.deadline = deadline
-
-    def on_train_batch_end(self, batch, logs=None):
-        if time.perf_counter() >= self.deadline:
-            self.model.stop_training = True

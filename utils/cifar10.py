@@ -15,7 +15,6 @@ the shapes, dtypes and label order of ``keras.datasets.cifar10.load_data()``.
 
 from __future__ import annotations
 
-import functools
 import os
 import pickle
 import re
@@ -23,20 +22,15 @@ import tarfile
 from collections import defaultdict
 from pathlib import Path
 
+import keras
 import numpy as np
 
-from utils.images import ImageLoadError, decode_image, is_image_file
-from utils.settings import keras_cache_dir
+from utils.images import ImageLoadError, decode_image, is_image_file, visible_files
+from utils.settings import CIFAR10_ENV
 
 #: The ten classes in the official label order (which is also alphabetical).
 CLASS_NAMES = ["airplane", "automobile", "bird", "cat", "deer",
                "dog", "frog", "horse", "ship", "truck"]
-
-#: Environment variable naming a local copy of CIFAR-10 (a folder or an archive).
-CIFAR10_ENV = "CIFAR10_DIR"
-
-#: Where ``keras.datasets.cifar10.load_data()`` downloads from.
-KERAS_ORIGIN = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 
 #: Seed of the fixed shuffle applied to copies read from image folders.
 FOLDER_ORDER_SEED = 0
@@ -82,26 +76,7 @@ def load_cifar10(source=None):
     return _load_local(Path(source).expanduser())
 
 
-def describe_source() -> str:
-    """One line saying where :func:`load_cifar10` will take the data from, without loading it."""
-    source = os.environ.get(CIFAR10_ENV)
-    if source:
-        path = Path(source).expanduser()
-        if path.is_dir():
-            return f"local folder {path} ({CIFAR10_ENV})"
-        if path.is_file():
-            return f"local archive {path} ({CIFAR10_ENV})"
-        return f"{CIFAR10_ENV}={source} does not exist: loading will fail until it names {_LAYOUTS_HELP}"
-    cached = keras_cache_dir() / "datasets" / "cifar-10-batches-py-target"
-    if cached.exists():
-        return f"Keras cache {cached}"
-    return (f"Keras download from {KERAS_ORIGIN} on first use (about 163 MB, cached in "
-            f"{keras_cache_dir() / 'datasets'}); offline, set {CIFAR10_ENV}")
-
-
 def _load_with_keras():
-    import keras
-
     try:
         (x_train, y_train), (x_test, y_test) = keras.datasets.cifar10.load_data()
     except Exception as err:  # Keras raises a bare Exception for network failures
@@ -166,21 +141,9 @@ def _single(prefixes, path, what):
 
 
 def _folder_entries(root: Path):
-    """Yield (relative posix path, reader) for files up to the layout depth, skipping hidden folders."""
-    for dirpath, dirnames, filenames in os.walk(root):
-        rel = Path(dirpath).relative_to(root)
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        if len(rel.parts) > _MAX_DEPTH + 2:
-            dirnames[:] = []
-            continue
-        prefix = "" if rel == Path(".") else rel.as_posix() + "/"
-        for filename in sorted(filenames):
-            yield prefix + filename, functools.partial(_read_bytes, os.path.join(dirpath, filename))
-
-
-def _read_bytes(path: str) -> bytes:
-    with open(path, "rb") as file:
-        return file.read()
+    """(relative posix path, reader) for the visible files up to the layout's depth."""
+    for path in visible_files(root, max_depth=_MAX_DEPTH + 2):
+        yield path.relative_to(root).as_posix(), path.read_bytes
 
 
 def _archive_entries(path: Path):

@@ -15,7 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import tensorflow as tf
+from sklearn.model_selection import train_test_split
 
+from utils.cifar10 import load_cifar10
+from utils.folders import image_folder_datasets
 from utils.settings import SEED
 
 #: Images of the CIFAR-10 training set held out for validation by default (a tenth).
@@ -24,8 +28,6 @@ CIFAR10_VALIDATION_SIZE = 5000
 
 def stratified_subset(images, labels, count: int | None, seed: int = SEED):
     """``count`` images and their labels, with the classes in the same proportions (all when ``count`` is None)."""
-    from sklearn.model_selection import train_test_split
-
     if count is None or count >= len(images):
         return images, labels
     subset, _, subset_labels, _ = train_test_split(images, labels, train_size=count, stratify=labels,
@@ -37,8 +39,6 @@ def hold_out(images, labels, count: int | float, seed: int = SEED):
     """``(images, labels, held-out images, held-out labels)``: ``count`` of the images (or that fraction) set
     aside, stratified by class with ``seed`` (the same ones every run), never in both parts; ``count=0`` sets
     none aside."""
-    from sklearn.model_selection import train_test_split
-
     if not count:
         return images, labels, images[:0], labels[:0]
     kept, held, kept_labels, held_labels = train_test_split(images, labels, test_size=count, stratify=labels,
@@ -58,9 +58,6 @@ class Cifar10Splits:
     y_test: np.ndarray
     class_names: list[str]
 
-    def sizes(self) -> dict[str, int]:
-        return {"train": len(self.x_train), "validation": len(self.x_val), "test": len(self.x_test)}
-
 
 def cifar10_splits(validation_size: int | float = CIFAR10_VALIDATION_SIZE, train_size: int | None = None,
                    test_size: int | None = None, seed: int = SEED) -> Cifar10Splits:
@@ -72,8 +69,6 @@ def cifar10_splits(validation_size: int | float = CIFAR10_VALIDATION_SIZE, train
     give the final number only. ``train_size`` and ``test_size`` take stratified subsets of the
     rest (quick runs); None keeps all.
     """
-    from utils.cifar10 import load_cifar10
-
     (x_all, y_all), (x_test, y_test), class_names = load_cifar10()
     x_train, y_train, x_val, y_val = hold_out(x_all, y_all, validation_size, seed)
     x_train, y_train = stratified_subset(x_train, y_train, train_size, seed)
@@ -93,8 +88,6 @@ def make_dataset(images, labels, batch_size: int, shuffle: bool = False, num_cla
     in one step. Shuffling the images themselves would refill a 50,000-image buffer at the start
     of every epoch, which was measured to stall some epochs for 40 seconds on a 2-core machine.
     """
-    import tensorflow as tf
-
     images = tf.convert_to_tensor(np.asarray(images))
     labels = tf.convert_to_tensor(np.asarray(labels).reshape(-1))
     ds = tf.data.Dataset.range(int(labels.shape[0]))
@@ -162,8 +155,6 @@ def load_data(data_dir=None, image_size: int = 224, batch_size: int = 32, valida
                          validation=batches(x_val, y_val, False), test=batches(split.x_test, split.y_test, False),
                          class_names=split.class_names, input_shape=split.x_train.shape[1:],
                          counts={"train": len(split.x_train), "validation": len(x_val), "test": len(split.x_test)})
-    from utils.folders import image_folder_datasets
-
     folder = image_folder_datasets(data_dir, image_size=(image_size, image_size), batch_size=batch_size,
                                    validation_split=validation_split, seed=seed)
     counts = {"train": len(folder.train.file_paths), "validation": len(folder.val.file_paths) if folder.val else 0,

@@ -1,45 +1,37 @@
-"""The dataset doctor: what ``check-dataset`` finds in a folder-per-class data set besides unreadable files.
+"""What the check of a folder-per-class data set finds besides unreadable files (:func:`utils.check_dataset`).
 
-Every image is read once (in parallel, by :func:`inspect_file`): its bytes give a digest for exact
-duplicates, its header the real format, frame count and size, and, if asked, a small grey picture gives a
-perceptual hash for near-duplicates (the same photo resized or re-encoded). :func:`examine` turns these
-facts into :class:`Finding` s, each with a severity, what it means and what to do:
+Every image is read once (in parallel, by :func:`inspect_file`): its bytes give a digest for exact duplicates,
+its header the real format, frame count and size, and, if asked, a small grey picture gives a perceptual hash
+(for the near-duplicates that ``python -m utils check-dataset --near-duplicates`` looks for). :func:`examine`
+turns these facts into :class:`Finding` s, each with a severity, what it means and what to do:
 
-* **problem** (training would be wrong or fail): one image under two labels; a folder that is probably
-  not a class (named like a split, e.g. ``test_dataset``, or full of files named after other classes);
-* **warning**: byte-identical copies within a class; files present in both training and validation
-  (given ``train/`` and ``val/`` folders); near-duplicates; strong class imbalance;
-* **info**: files whose content is not what their ending says, animated images (the first frame is
-  used), very small images, the class weights an imbalanced set would train with.
+* **problem** (training would be wrong or fail): one image under two labels; a folder that is probably not a
+  class (named like a split, e.g. ``test_dataset``, or full of files named after other classes);
+* **warning**: byte-identical copies within a class; files present in both training and validation; strong
+  class imbalance;
+* **info**: the class weights an imbalanced set would train with.
 
-Nothing is ever changed, moved or deleted. :func:`write_report` writes the findings as CSV or JSON, one
-row per finding, for folders too large to read a report of by eye.
+Nothing is ever changed, moved or deleted.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
+from sklearn.utils.class_weight import compute_class_weight
 
-SEVERITIES = ("problem", "warning", "info")
+from utils.images import ImageLoadError, decode_image
 
 #: Folder names that are splits of a data set, not classes (``test``, ``val``, ``test_dataset``, ...).
 SPLIT_NAME = re.compile(r"^(train|training|val|valid|validation|dev|test|testing|eval|evaluation|holdout)"
                         r"([ _-]?(set|data|dataset|images|imgs|split|files))?$", re.IGNORECASE)
 
-#: What a file's ending promises, as Pillow format names.
-EXPECTED_FORMATS = {".jpg": {"JPEG", "MPO"}, ".jpeg": {"JPEG", "MPO"}, ".png": {"PNG"}, ".gif": {"GIF"},
-                    ".bmp": {"BMP", "DIB"}, ".tif": {"TIFF"}, ".tiff": {"TIFF"}, ".webp": {"WEBP"}}
-
-SMALL_SIDE = 32  # pixels: smaller images carry little for a network trained at 128 px or more
-NEAR_DISTANCE = 4  # bits of 64 in which two difference hashes may differ and still be "the same photo"
 _SHOWN = 10  # groups or files listed in a message before "... and N more"
 
 
@@ -72,10 +64,6 @@ class FileFacts:
 def inspect_file(path, near_duplicates: bool = False) -> FileFacts:
     """Read ``path`` once: digest, format, frames and size from the header, and a decode that proves it
     is usable (JPEGs decode at a reduced scale: fast, and a truncated file still fails)."""
-    from PIL import Image
-
-    from utils.images import ImageLoadError, decode_image
-
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -101,8 +89,6 @@ def inspect_file(path, near_duplicates: bool = False) -> FileFacts:
 def difference_hash(rgb: np.ndarray) -> int:
     """A 64-bit perceptual hash: is each pixel of a 9 x 8 grey thumbnail brighter than its right neighbour?
     Resizing, re-encoding or small colour changes flip few of its bits; a different photo flips about half."""
-    from PIL import Image
-
     grey = np.asarray(Image.fromarray(rgb).convert("L").resize((9, 8), Image.Resampling.BILINEAR), dtype=np.int16)
     bits = (grey[:, 1:] > grey[:, :-1]).reshape(-1)
     return int(np.packbits(bits).view(">u8")[0])
@@ -118,18 +104,11 @@ class ScannedImage:
     facts: FileFacts
 
 
-def examine(images: list[ScannedImage], class_names: list[str], validation: set | None = None,
-            near_duplicates: bool = False) -> list[Finding]:
+def examine(images: list[ScannedImage], class_names: list[str], validation: set | None = None) -> list[Finding]:
     """The findings for ``images`` (readable or not). ``validation``: the paths the seeded split would hold
     out, when the folder has no ``val/`` of its own."""
-    findings = []
     readable = [image for image in images if image.facts.problem is None]
-    findings += _exact_duplicates(readable, validation)
-    if near_duplicates:
-        findings += _near_duplicates(readable)
-    findings += _not_classes(images, class_names)
-    findings += _file_kinds(readable)
-    return findings
+    return _exact_duplicates(readable, validation) + _not_classes(images, class_names)
 
 
 def _side(image: ScannedImage, validation: set | None) -> str:
@@ -182,39 +161,6 @@ def _exact_duplicates(images: list[ScannedImage], validation: set | None) -> lis
     return findings
 
 
-def _near_duplicates(images: list[ScannedImage]) -> list[Finding]:
-    """Pairs of different files whose difference hashes are within :data:`NEAR_DISTANCE` bits, grouped."""
-    hashes = np.array([im.facts.dhash for im in images], dtype=np.uint64)
-    parent = list(range(len(images)))
-
-    def root(i):
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for start in range(0, len(hashes), 1024):  # in blocks: memory stays small for tens of thousands of files
-        block = hashes[start:start + 1024]
-        distances = np.bitwise_count(block[:, None] ^ hashes[None, :])
-        for i, j in zip(*np.nonzero(distances <= NEAR_DISTANCE), strict=True):
-            i = int(i) + start
-            if i < j and images[i].facts.digest != images[j].facts.digest:
-                parent[root(i)] = root(int(j))
-    members = {}
-    for i in range(len(images)):
-        members.setdefault(root(i), []).append(images[i])
-    groups = [g for g in members.values() if len({im.facts.digest for im in g}) > 1]
-    if not groups:
-        return []
-    across = [g for g in groups if len({im.label for im in g}) > 1]
-    return [Finding(
-        "warning", "near-duplicates",
-        f"{len(groups)} group(s) of near-identical images (the same picture resized or re-encoded, by a "
-        f"perceptual hash), {len(across)} of them across classes: {_listed(groups)}.",
-        "Look at them: keep one of each group, in the right class (the hash can also match plain, "
-        "similar-looking images).", tuple(im.path for g in groups for im in g))]
-
-
 def _not_classes(images: list[ScannedImage], class_names: list[str]) -> list[Finding]:
     findings = []
     named = [name for name in class_names if SPLIT_NAME.match(name)]
@@ -247,38 +193,8 @@ def _not_classes(images: list[ScannedImage], class_names: list[str]) -> list[Fin
     return findings
 
 
-def _file_kinds(images: list[ScannedImage]) -> list[Finding]:
-    findings = []
-    mismatched = [im for im in images if im.facts.format
-                  and im.facts.format not in EXPECTED_FORMATS.get(im.path.suffix.lower(), {im.facts.format})]
-    if mismatched:
-        shown = ", ".join(f"{im.path} ({im.facts.format})" for im in mismatched[:_SHOWN])
-        findings.append(Finding(
-            "info", "content-not-extension",
-            f"{len(mismatched)} file(s) hold another format than their ending says: {shown}"
-            + (f", ... and {len(mismatched) - _SHOWN} more" if len(mismatched) > _SHOWN else "") + ".",
-            "They are read by their content, so training is not affected; other tools may be confused.",
-            tuple(im.path for im in mismatched)))
-    animated = [im for im in images if im.facts.frames > 1]
-    if animated:
-        findings.append(Finding(
-            "info", "animated",
-            f"{len(animated)} animated image(s); only the first frame is used: "
-            + ", ".join(str(im.path) for im in animated[:_SHOWN]) + ".", "", tuple(im.path for im in animated)))
-    small = [im for im in images if im.facts.size and min(im.facts.size) < SMALL_SIDE]
-    if small:
-        findings.append(Finding(
-            "info", "small-images",
-            f"{len(small)} image(s) smaller than {SMALL_SIDE} pixels on a side, enlarged for training: "
-            + ", ".join(f"{im.path} ({im.facts.size[0]}x{im.facts.size[1]})" for im in small[:_SHOWN]) + ".",
-            "Check that they are not thumbnails or icons.", tuple(im.path for im in small)))
-    return findings
-
-
 def class_weights(counts: dict[str, int]) -> dict[str, float]:
     """Scikit-learn's "balanced" class weights: total / (classes x count), 1 for a balanced set."""
-    from sklearn.utils.class_weight import compute_class_weight
-
     names = [name for name, count in counts.items() if count]
     labels = np.repeat(np.arange(len(names)), [counts[name] for name in names])
     weights = compute_class_weight("balanced", classes=np.arange(len(names)), y=labels)
@@ -300,21 +216,3 @@ def imbalance(counts: dict[str, int], root) -> list[Finding]:
     fix = ("Accuracy alone can mislead: read the per-class report; train with these class weights "
            "(Keras: fit(class_weight=...)) or add images to the small classes.")
     return [Finding("warning" if ratio >= 10 else "info", "imbalance", message, fix, ())]
-
-
-def write_report(findings, path) -> Path:
-    """Write ``findings`` to ``path``: JSON if it ends in ``.json``, else CSV; one row per finding, with the
-    files it concerns (CSV: separated by ``|``)."""
-    path = Path(path)
-    rows = [{"severity": f.severity, "kind": f.kind, "message": f.message, "fix": f.fix,
-             "files": [str(p) for p in f.paths]} for f in findings]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix.lower() == ".json":
-        path.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
-    else:
-        with path.open("w", newline="", encoding="utf-8") as out:
-            writer = csv.DictWriter(out, fieldnames=["severity", "kind", "message", "fix", "files"])
-            writer.writeheader()
-            for row in rows:
-                writer.writerow({**row, "files": " | ".join(row["files"])})
-    return path

@@ -1,11 +1,26 @@
-"""Evaluating a classifier: predicted probabilities, accuracy, confusion matrix,
-per-class report and the most confident mistakes."""
+"""Evaluating a classifier: predicted probabilities, accuracy, confusion matrix, per-class report, the most
+confident mistakes, and the one headline line a notebook prints for ``python -m utils run-notebooks``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.metrics import classification_report, confusion_matrix
+
+#: The prefix of the headline line that ``run-notebooks`` looks for in a notebook's output.
+HEADLINE_PREFIX = "Headline: "
+
+
+def headline(label: str, value) -> None:
+    """Print a notebook's headline metric: ``headline("test accuracy", 0.859)`` prints
+    ``Headline: test accuracy = 0.8590`` (fractions to 4 places, larger numbers with thousands separators).
+    Returns nothing, so that as a cell's last line it adds no ``Out[]`` echo."""
+    if isinstance(value, float | np.floating):
+        value = f"{value:.4f}" if abs(value) < 1 else f"{value:,.0f}"
+    elif isinstance(value, int | np.integer):
+        value = f"{value:,}"
+    print(f"{HEADLINE_PREFIX}{label} = {value}")
 
 
 def predict_proba(model, images, batch_size: int = 1000) -> np.ndarray:
@@ -36,8 +51,6 @@ class Evaluation:
 
 def evaluate(probabilities, labels, class_names) -> Evaluation:
     """Accuracy, confusion matrix and per-class precision/recall/F1 from predicted probabilities."""
-    from sklearn.metrics import classification_report, confusion_matrix
-
     probabilities = np.asarray(probabilities)
     labels = np.asarray(labels).reshape(-1)
     predictions = probabilities.argmax(axis=1)
@@ -66,21 +79,3 @@ def prediction_titles(indices, evaluation: Evaluation, labels, class_names) -> l
     labels = np.asarray(labels).reshape(-1)
     return [f"{class_names[labels[i]]} → {class_names[evaluation.predictions[i]]}\n"
             f"({evaluation.confidences[i]:.0%})" for i in indices]
-
-
-def most_confused_pairs(matrix, class_names, count: int = 10) -> list[tuple[str, str, int, float]]:
-    """The ``count`` largest off-diagonal cells: ``(true class, predicted class, images, share of the true
-    class)``, most images first."""
-    matrix = np.asarray(matrix)
-    off = matrix.copy()
-    np.fill_diagonal(off, 0)
-    totals = matrix.sum(axis=1).clip(min=1)
-    order = np.argsort(off, axis=None)[::-1][:count]
-    pairs = []
-    for flat in order:
-        true, predicted = np.unravel_index(flat, off.shape)
-        if off[true, predicted] == 0:
-            break
-        pairs.append((class_names[true], class_names[predicted], int(off[true, predicted]),
-                      float(off[true, predicted] / totals[true])))
-    return pairs

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
+from sklearn.neighbors import NearestNeighbors
 
 from utils.settings import SEED
 
@@ -15,8 +18,6 @@ def channel_statistics(images) -> dict[str, np.ndarray]:
 
 def _features(images, components: int, seed: int):
     """Flattened pixels projected on their first principal components (a cheap, faithful summary)."""
-    from sklearn.decomposition import PCA
-
     flat = np.asarray(images, dtype=np.float32).reshape(len(images), -1) / 255.0
     components = min(components, flat.shape[0], flat.shape[1])
     return PCA(n_components=components, random_state=seed).fit(flat), flat
@@ -29,8 +30,6 @@ def closest_pairs(images_a, images_b, count: int = 8, components: int = 64, seed
     both sets), which keeps the search fast and ignores pixel noise. Pairs are returned from
     the most alike, each image of ``b`` used at most once.
     """
-    from sklearn.neighbors import NearestNeighbors
-
     pca, flat = _features(np.concatenate([images_a, images_b]), components, seed)
     flat_a, flat_b = flat[: len(images_a)], flat[len(images_a):]
     index = NearestNeighbors(n_neighbors=1).fit(pca.transform(flat_a))
@@ -49,8 +48,6 @@ def closest_pairs(images_a, images_b, count: int = 8, components: int = 64, seed
 
 def embed_2d(images, method: str = "tsne", seed: int = SEED) -> np.ndarray:
     """A 2-D map of images: PCA to 50 dimensions, then t-SNE (``method="tsne"``) or PCA's first two axes."""
-    from sklearn.manifold import TSNE
-
     pca, flat = _features(images, 50, seed)
     reduced = pca.transform(flat)
     if method == "pca":

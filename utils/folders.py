@@ -19,15 +19,20 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
+from PIL import Image
 
 from utils.doctor import Finding, ScannedImage, examine, imbalance, inspect_file
-from utils.images import IMAGE_EXTENSIONS, load_image
+from utils.images import IMAGE_EXTENSIONS, in_threads, load_image, visible_files
 from utils.settings import SEED
+
+__all__ = ["DatasetCheck", "DatasetFolderError", "Finding", "FolderDatasets", "FolderScan", "UnreadableImagesWarning",
+           "check_dataset", "class_folders", "image_folder_datasets", "labelled_files", "scan_image_folder",
+           "split_files", "split_folders", "write_example_folder"]
 
 _SPLIT_FOLDERS = {"train": "train", "val": "val", "validation": "val", "test": "test"}
 _SHOWN = 20  # problem files listed in a warning before "... and N more"
@@ -101,22 +106,16 @@ def scan_image_folder(directory, check_images: bool = True, near_duplicates: boo
         elif entry.is_dir() and entry.name.startswith("."):
             scan.ignored.append((Path(entry.path), "hidden folder, not a class"))
     for name in names:
-        for dirpath, dirnames, filenames in os.walk(root / name):
-            hidden = sorted(d for d in dirnames if d.startswith("."))
-            scan.ignored += [(Path(dirpath, d), "hidden folder, skipped") for d in hidden]
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))  # e.g. .ipynb_checkpoints
-            for filename in sorted(filenames):
-                path = Path(dirpath, filename)
-                suffix = path.suffix.lower()
-                if suffix in IMAGE_EXTENSIONS:
-                    candidates.append((name, path))
-                else:
-                    scan.ignored.append((path, "not an image file"))
-
+        hidden = []
+        for path in visible_files(root / name, hidden=hidden):
+            if path.suffix.lower() in IMAGE_EXTENSIONS:
+                candidates.append((name, path))
+            else:
+                scan.ignored.append((path, "not an image file"))
+        scan.ignored += [(path, "hidden folder, skipped") for path in hidden]
     if check_images and candidates:
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-            paths = [path for _, path in candidates]
-            scan.facts = dict(zip(paths, pool.map(lambda p: inspect_file(p, near_duplicates), paths), strict=True))
+        paths = [path for _, path in candidates]
+        scan.facts = dict(zip(paths, in_threads(lambda p: inspect_file(p, near_duplicates), paths), strict=True))
     for name, path in candidates:
         problem = scan.facts[path].problem if path in scan.facts else None
         if problem:
@@ -170,6 +169,13 @@ class DatasetCheck:
     @property
     def unreadable(self) -> list[tuple[Path, str]]:
         return [item for scan in self.scans.values() for item in scan.unreadable]
+
+    def images(self) -> list[ScannedImage]:
+        """Every readable image with its class, split and what reading it told (when the images were read)."""
+        holdout = "all" if "all" in self.scans else ("train" if "val" not in self.scans else None)
+        return [ScannedImage(path, name, "all" if split == holdout else split, scan.facts[path])
+                for split, scan in self.scans.items()
+                for name, paths in scan.images.items() for path in paths if path in scan.facts]
 
     def report(self) -> str:
         """Classes with counts, every problem file with its reason, then the verdict."""
@@ -265,13 +271,10 @@ def check_dataset(directory, validation_split: float = 0.2, check_images: bool =
                       "left out (listed above).", "Re-save or replace them; nothing stops training.",
                       [path for path, _ in scan.unreadable])
     if check_images:
-        images = [ScannedImage(path, name, "all" if split == holdout else split, scan.facts[path])
-                  for split, scan in check.scans.items()
-                  for name, paths in scan.images.items() for path in paths]
         validation = None
         if holdout and validation_split:
             validation = {path for path, _ in split_files(check.scans[holdout], validation_split, seed)[1]}
-        check.findings += examine(images, main.class_names, validation, near_duplicates)
+        check.findings += examine(check.images(), main.class_names, validation)
     order = {"problem": 0, "warning": 1, "info": 2}
     check.findings.sort(key=lambda finding: order[finding.severity])
     return check
@@ -286,10 +289,6 @@ class FolderDatasets:
     test: object | None
     class_names: list[str]
     check: DatasetCheck
-
-    @property
-    def scans(self) -> dict[str, FolderScan]:
-        return self.check.scans
 
 
 def image_folder_datasets(
@@ -318,8 +317,6 @@ def image_folder_datasets(
     training images. (``keras.utils.image_dataset_from_directory`` decodes with TensorFlow, which
     ignores EXIF orientation, and resizes without antialiasing.)
     """
-    import tensorflow as tf
-
     check = check_dataset(directory, validation_split, min_images=1).raise_if_unusable()
     class_names = check.class_names
     for scan in check.scans.values():
@@ -416,8 +413,6 @@ def write_example_folder(images, labels, class_names, directory, per_class: int,
     Gives notebooks a small "own images" data set to demonstrate the check and the pipeline
     on. Refuses to write into a folder that already holds other files.
     """
-    from PIL import Image
-
     directory = Path(directory)
     labels = np.asarray(labels).reshape(-1)
     classes = list(classes or class_names)

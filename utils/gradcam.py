@@ -6,18 +6,20 @@ adds them up and keeps the positive part. Bright regions of the resulting heat m
 that pushed the prediction towards the class.
 
 :func:`gradcam` works on the chain-shaped models of this project, including those whose
-backbone is a nested model (notebook 04): the feature maps are then taken inside the backbone.
+backbone is a nested model (notebook 04): the feature maps are then taken inside the backbone. A model
+that is not a chain - one with test-time augmentation built in (notebook 02's ``tta_model``), which runs
+one network on several views of the image - is explained through that network, on the image itself.
 """
 
 from __future__ import annotations
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 
 def _last_feature_layer(model):
     """The last layer of ``model`` whose output is a 4-D feature map (batch, height, width, channels)."""
-    import keras
-
     candidates = [layer for layer in model.layers
                   if not isinstance(layer, keras.layers.InputLayer) and _is_feature_map(layer.output)]
     if not candidates:
@@ -31,13 +33,20 @@ def _is_feature_map(tensor) -> bool:
     return len(shape) == 4 and shape[1:3] != (1, 1)
 
 
-def _single_view(model):
-    """The single-view network inside a model with test-time augmentation (notebook 02's ``tta_model`` names it
-    ``single_view``), or ``model`` itself."""
-    try:
-        return model.get_layer("single_view")
-    except ValueError:
-        return model
+def _chain(model):
+    """``model`` itself if its layers form a chain (each takes the output of the one before); otherwise the one
+    network nested in it (the network a test-time augmentation model runs on each view)."""
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    previous = model.inputs[0]
+    for layer in layers:
+        if layer.input is not previous:
+            nested = [layer for layer in layers if isinstance(layer, keras.Model)]
+            if len(nested) != 1:
+                raise ValueError(f"{model.name} is not a chain of layers and holds {len(nested)} networks: "
+                                 "Grad-CAM needs one network to explain")
+            return _chain(nested[0])
+        previous = layer.output
+    return model
 
 
 def gradcam(model, images, class_indices=None) -> np.ndarray:
@@ -45,10 +54,7 @@ def gradcam(model, images, class_indices=None) -> np.ndarray:
     (default: each image's top-1 class). ``images`` are what the model takes: raw 0-255 RGB. For a model
     with test-time augmentation built in (notebook 02's ``tta_model``), the maps are those of the
     network on the image itself, for its class scores before the softmax."""
-    import keras
-    import tensorflow as tf
-
-    model = _single_view(model)  # a model with test-time augmentation: its single-view network (logits)
+    model = _chain(model)  # a model with test-time augmentation: the network it runs on each view
     x = tf.convert_to_tensor(np.asarray(images, dtype="float32"))
     with tf.GradientTape() as tape:
         tape.watch(x)  # frozen (non-trainable) layers are recorded too

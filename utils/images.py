@@ -10,6 +10,9 @@ orientation, the same resize.
 from __future__ import annotations
 
 import io
+import os
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +45,34 @@ def is_image_file(path) -> bool:
     """True for a visible file whose ending is one :func:`load_image` reads."""
     path = Path(path)
     return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+
+
+def visible_files(root, max_depth: int | None = None, hidden: list | None = None):
+    """Every file under ``root`` that is not hidden (nor inside a hidden folder such as ``.ipynb_checkpoints``), as
+    ``Path``s, sorted folder by folder; ``max_depth`` folders deep at most (0: ``root``'s own files). The hidden
+    folders skipped are appended to ``hidden`` when given."""
+    root = Path(root)
+    for dirpath, dirnames, filenames in os.walk(root):
+        depth = len(Path(dirpath).relative_to(root).parts)
+        if hidden is not None:
+            hidden += [Path(dirpath, name) for name in sorted(dirnames) if name.startswith(".")]
+        dirnames[:] = [] if max_depth is not None and depth >= max_depth else sorted(
+            name for name in dirnames if not name.startswith("."))
+        yield from (Path(dirpath, name) for name in sorted(filenames) if not name.startswith("."))
+
+
+def in_threads(function, items, workers: int | None = None, ahead: int = 256):
+    """``function(item)`` for every item, computed by a pool of ``workers`` threads (default: one per CPU core)
+    at most ``ahead`` items ahead of the caller, yielded in order: decoding images in parallel (Pillow releases
+    the GIL) while memory stays flat, however many there are."""
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2) as pool:
+        pending = deque()
+        for item in items:
+            pending.append(pool.submit(function, item))
+            if len(pending) >= ahead:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def load_image(path, size=None, background=(255, 255, 255), formats=None) -> np.ndarray:

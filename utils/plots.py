@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import math
 
+import matplotlib.pyplot as plt
 import numpy as np
+import seaborn as sns
+
+from utils.calibration import expected_calibration_error, reliability
 
 
 def image_grid(images, titles=None, columns: int = 10, size: float = 1.4, title: str | None = None):
@@ -12,8 +16,6 @@ def image_grid(images, titles=None, columns: int = 10, size: float = 1.4, title:
 
     Returns the matplotlib figure so a notebook can save or further adjust it.
     """
-    import matplotlib.pyplot as plt
-
     images = list(images)
     columns = max(1, min(columns, len(images)))
     rows = max(1, math.ceil(len(images) / columns))
@@ -32,19 +34,11 @@ def image_grid(images, titles=None, columns: int = 10, size: float = 1.4, title:
     return figure
 
 
-def _plt():
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def class_counts(labels, class_names, title: str = "Images per class", ax=None):
     """Bar chart of how many examples each class has (seaborn)."""
-    import seaborn as sns
-
     counts = np.bincount(np.asarray(labels).reshape(-1), minlength=len(class_names))
     if ax is None:
-        _, ax = _plt().subplots(figsize=(8, 3))
+        _, ax = plt.subplots(figsize=(8, 3))
     sns.barplot(x=list(class_names), y=counts, ax=ax, color="tab:blue")
     ax.set(title=title, ylabel="images")
     ax.tick_params(axis="x", rotation=45)
@@ -55,7 +49,6 @@ def class_counts(labels, class_names, title: str = "Images per class", ax=None):
 
 def samples_by_class(images, labels, class_names, per_class: int = 8, seed: int = 0):
     """A grid with one row per class and ``per_class`` random examples in each row."""
-    plt = _plt()
     labels = np.asarray(labels).reshape(-1)
     rng = np.random.default_rng(seed)
     figure, axes = plt.subplots(len(class_names), per_class, figsize=(per_class * 1.0, len(class_names) * 1.05))
@@ -76,7 +69,6 @@ def samples_by_class(images, labels, class_names, per_class: int = 8, seed: int 
 
 def channel_histograms(images, bins: int = 64):
     """Histograms of the red, green and blue intensities (0-255) of a set of images."""
-    plt = _plt()
     pixels = np.asarray(images).reshape(-1, 3)
     figure, ax = plt.subplots(figsize=(8, 3))
     for channel, colour in enumerate(("red", "green", "blue")):
@@ -88,7 +80,6 @@ def channel_histograms(images, bins: int = 64):
 
 def image_pairs(images_a, images_b, pairs, title_a: str, title_b: str):
     """Show pairs ``(index in a, index in b, distance)`` as two rows: a on top, b below."""
-    plt = _plt()
     figure, axes = plt.subplots(2, len(pairs), figsize=(1.5 * len(pairs), 3.4), squeeze=False)
     for column, (a, b, distance) in enumerate(pairs):
         for row, (image, name) in enumerate(((images_a[a], title_a), (images_b[b], title_b))):
@@ -103,9 +94,6 @@ def image_pairs(images_a, images_b, pairs, title_a: str, title_b: str):
 
 def embedding_scatter(points, labels, class_names, title: str = "2-D map of images"):
     """Scatter plot of 2-D points coloured by class (seaborn)."""
-    import seaborn as sns
-
-    plt = _plt()
     labels = np.asarray(labels).reshape(-1)
     figure, ax = plt.subplots(figsize=(7, 6))
     sns.scatterplot(x=points[:, 0], y=points[:, 1], hue=np.asarray(class_names)[labels],
@@ -124,7 +112,6 @@ def training_curves(histories: dict, metrics=("loss", "accuracy"), marks: dict |
     vertical line (e.g. ``{"fine-tuning starts": 5}``). ``references`` maps a metric to ``{label: value}``
     yardsticks drawn as dotted horizontal lines (e.g. ``{"loss": {"chance": 2.30}}``).
     """
-    plt = _plt()
     figure, axes = plt.subplots(1, len(metrics), figsize=(6 * len(metrics), 3.6), squeeze=False)
     for (name, history), colour in zip(histories.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"],
                                        strict=False):
@@ -157,9 +144,6 @@ def confusion_matrix(matrix, class_names, title: str = "Confusion matrix", norma
     only up to ``annotate_up_to`` classes, and ``normalize`` (by default: above 10 classes) shows each row
     as the share of that class's images, so that rare and common classes read alike.
     """
-    import seaborn as sns
-
-    plt = _plt()
     matrix = np.asarray(matrix)
     count = len(class_names)
     normalize = count > 10 if normalize is None else normalize
@@ -182,9 +166,6 @@ def confusion_matrix(matrix, class_names, title: str = "Confusion matrix", norma
 def reliability_diagram(curves: dict, bins: int = 15, title: str = "Reliability diagram"):
     """For each ``name: (probabilities, labels)``, the accuracy in each confidence bin against the diagonal
     of perfect calibration (above it: under-confident; below: over-confident), with its ECE."""
-    from utils.calibration import expected_calibration_error, reliability
-
-    plt = _plt()
     figure, ax = plt.subplots(figsize=(5.2, 4.6))
     ax.plot([0, 1], [0, 1], color="gray", linestyle="--", linewidth=1, label="perfectly calibrated")
     for name, (probabilities, labels) in curves.items():
@@ -200,7 +181,6 @@ def reliability_diagram(curves: dict, bins: int = 15, title: str = "Reliability 
 
 def top_k_bars(images, labels, probabilities, titles=None, size: float = 2.4):
     """Each image beside a horizontal bar chart of its top-k labels and probabilities, one row per image."""
-    plt = _plt()
     figure, axes = plt.subplots(len(images), 2, figsize=(3.4 * size, size * len(images)), squeeze=False,
                                 gridspec_kw={"width_ratios": [1, 1.8]})
     for row, (image, names, values) in enumerate(zip(images, labels, probabilities, strict=True)):
@@ -223,7 +203,6 @@ def top_k_bars(images, labels, probabilities, titles=None, size: float = 2.4):
 
 def gradcam_grid(images, heatmaps, titles=None, columns: int = 4, size: float = 2.2, alpha: float = 0.45):
     """Images with their Grad-CAM heat maps laid over them (red: strongest evidence for the class)."""
-    plt = _plt()
     rows = max(1, math.ceil(len(images) / columns))
     figure, axes = plt.subplots(rows, columns, figsize=(columns * size, rows * (size + 0.3)), squeeze=False)
     for index, axis in enumerate(axes.flat):
@@ -239,7 +218,6 @@ def gradcam_grid(images, heatmaps, titles=None, columns: int = 4, size: float = 
 
 def feature_maps(maps, titles=None, columns: int = 8, size: float = 1.3, title: str | None = None, cmap: str = "gray"):
     """2-D arrays (feature maps, grey images) side by side, each scaled to its own range (bright: large values)."""
-    plt = _plt()
     maps = [np.asarray(m, dtype="float32") for m in maps]
     columns = max(1, min(columns, len(maps)))
     rows = math.ceil(len(maps) / columns)
@@ -269,7 +247,7 @@ def conv_filters(kernel, columns: int = 16, size: float = 0.7, title: str | None
 
 def curve(x, y, xlabel: str, ylabel: str, title: str | None = None, size=(6, 2.5)):
     """One line plot, e.g. a learning-rate schedule."""
-    figure, ax = _plt().subplots(figsize=size)
+    figure, ax = plt.subplots(figsize=size)
     ax.plot(x, y)
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.grid(alpha=0.3)
@@ -281,7 +259,6 @@ def ladder(histories: dict, extra: dict | None = None, metric: str = "val_accura
     """Runs compared: ``metric`` after each epoch against training seconds, one line per run (``histories``:
     name -> ``History.history`` with ``seconds``), and the final value of each as a bar; ``extra``: name -> a
     final value without a run of its own (drawn as a bar only)."""
-    plt = _plt()
     figure, (left, right) = plt.subplots(1, 2, figsize=(13, 4.2), gridspec_kw={"width_ratios": [1.2, 1]})
     finals = {}
     for name, history in histories.items():

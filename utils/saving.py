@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import keras
+
 
 def model_info_path(model_path) -> Path:
     """The JSON file saved next to a ``.keras`` model: class names and how the model was made."""
@@ -23,8 +25,6 @@ def save_model(model, path, class_names, **info) -> Path:
     with (a prediction does not need it, and an optimizer of this project's own would stop plain Keras
     from loading the file).
     """
-    import keras
-
     path = Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"{path}: save models with the .keras ending (Keras 3 format).")
@@ -43,8 +43,6 @@ def load_model(path, labels=None):
     else from the JSON file :func:`save_model` wrote beside the model. A model saved anywhere else has no
     such file: its classes are then called by their indices, and ``info["note"]`` says so.
     """
-    import keras
-
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(

@@ -1,28 +1,64 @@
-"""Training on your own folder of images from the command line: ``python -m utils train --data DIR``.
+"""``python -m utils train --data DIR``: transfer learning on your own folder of images, as notebook 04 does it.
 
-The same code and stages as notebook 04 (``utils/transfer.py`` is generated from its cells): the folder
-is checked by the dataset doctor and read by :func:`utils.data.load_data`, a new head is trained on a
-frozen ImageNet backbone, then the top of the backbone is fine-tuned with batch normalisation frozen;
-each stage stops early when the validation loss stops improving and keeps its best weights. Or, with
-``recipe="fast"``, notebook 02's from-scratch CNN on the images shrunk to 32 x 32.
+The folder is checked by the dataset doctor and read by :func:`utils.data.load_data`; a new head is trained on a
+frozen ImageNet backbone, then the top of the backbone is fine-tuned with batch normalisation frozen (notebook 04's
+code, the generated :mod:`utils.transfer`); each stage stops early when the validation loss stops improving and
+keeps its best weights. Or, with ``--recipe fast``, notebook 02's recipe on the images shrunk to 32 x 32.
 
-:func:`write_report` writes what a practitioner needs to judge the result into a folder beside the model:
-training curves, a confusion matrix readable at any number of classes, the most-confused pairs, the
-per-class precision / recall / F1 table (CSV and text) and a gallery of the most confident mistakes with
-their file paths.
+:func:`write_report` writes what a practitioner needs to judge the result into a folder beside the model: training
+curves, a confusion matrix readable at any number of classes, the most-confused pairs, the per-class precision /
+recall / F1 table (CSV and text) and a gallery of the most confident mistakes with their file paths.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import keras
+import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 
-from utils.settings import DEFAULT_BACKBONE, SEED
+from utils import cnn, plots, transfer
+from utils.backbones import default_image_size
+from utils.calibration import calibrate_with_outputs
+from utils.data import load_data
+from utils.evaluation import evaluate, most_confident_mistakes, predict_dataset, prediction_titles
+from utils.images import load_image
+from utils.saving import model_info_path, save_model
+from utils.settings import DEFAULT_BACKBONE, SEED, best_precision, by_mode, models_dir, precision
+
+
+def run(args) -> int:
+    """``train --data DIR``: check the folder, train, save the model and write its report folder."""
+    if args.recipe == "baseline" or args.validation or args.without or args.set or args.calibration_images is not None:
+        raise ValueError("--data trains --recipe transfer (default) or fast; --validation, --without, --set, "
+                         "--calibration-images and the baseline are for CIFAR-10")
+    if args.save and not args.save.endswith(".keras"):
+        raise ValueError(f"--save {args.save}: the model file must end in .keras")
+    epochs = args.epochs or by_mode(full=5, quick=2)
+    fine_tune = args.fine_tune_epochs if args.fine_tune_epochs is not None else by_mode(full=5, quick=1)
+    run = train_on_folder(args.data, backbone=args.backbone, recipe=args.recipe or "transfer",
+                          image_size=args.image_size, epochs=epochs, fine_tune_epochs=fine_tune,
+                          minutes=args.minutes, batch_size=args.batch_size or 32,
+                          validation_split=args.validation_split, patience=args.patience or None,
+                          augment=not args.no_augment, rotation=args.rotation, zoom=args.zoom,
+                          verbose=args.verbose)  # a folder with problems raises DatasetFolderError: exit 1
+    name = Path(args.data).expanduser().resolve().name
+    save = Path(args.save) if args.save else models_dir() / f"{name}.keras"
+    validation = run.evaluations["validation"][0].accuracy
+    save_model(run.model, save, run.class_names, **run.settings, validation_accuracy=round(validation, 4),
+               train_seconds=round(run.seconds, 1),
+               **({"test_accuracy": round(run.evaluations["test"][0].accuracy, 4)} if "test" in run.evaluations
+                  else {}))
+    report = Path(args.report) if args.report else save.with_name(save.stem + "_report")
+    write_report(run, report)
+    print(f"saved {save} (+ {model_info_path(save).name}); report in {report}/")
+    print(summary_line(run))
+    return 0
 
 
 @dataclass
@@ -46,13 +82,6 @@ def train_on_folder(data_dir, backbone: str = DEFAULT_BACKBONE, recipe: str = "t
                     fine_tune_learning_rate: float = 1e-4, fine_tune_fraction: float = 0.5,
                     weights: str | None = "imagenet", verbose: int = 1) -> FolderRun:
     """Train on a folder-per-class data set (checked first; problems raise ``DatasetFolderError``)."""
-    import keras
-
-    from utils import transfer
-    from utils.backbones import default_image_size
-    from utils.callbacks import Deadline
-    from utils.data import load_data
-
     keras.utils.set_random_seed(SEED)
     if recipe == "fast":
         image_size = 32
@@ -80,8 +109,6 @@ def train_on_folder(data_dir, backbone: str = DEFAULT_BACKBONE, recipe: str = "t
                                       extra_callbacks=[Deadline(deadline)] if deadline else (), verbose=verbose)
             histories["stage 2: fine-tuning"] = tune.history
     seconds = time.perf_counter() - start
-    from utils.calibration import calibrate_with_outputs
-
     # honest confidences: T fitted on validation; the same pass gives the validation evaluation
     model, temperature, probabilities, labels = calibrate_with_outputs(model, data.validation)
     evaluations = {"validation": _evaluate(model, data.validation, data.class_names, (probabilities, labels))}
@@ -99,9 +126,6 @@ def train_on_folder(data_dir, backbone: str = DEFAULT_BACKBONE, recipe: str = "t
 
 def _train_fast(data, epochs, minutes, verbose):
     """Notebook 02's fast recipe on the folder's images, all read into memory at 32 x 32."""
-    from utils import cnn
-    from utils.environment import best_precision, precision
-
     def arrays(dataset):
         images, labels = zip(*((np.asarray(x), np.asarray(y)) for x, y in dataset), strict=True)
         return np.concatenate(images).astype("uint8"), np.concatenate(labels)
@@ -119,8 +143,6 @@ def _train_fast(data, epochs, minutes, verbose):
 def _evaluate(model, dataset, class_names, outputs=None):
     """``(Evaluation, labels, file paths)`` of ``model`` on ``dataset``; ``outputs``: its ``(probabilities,
     labels)`` when already predicted."""
-    from utils.evaluation import evaluate, predict_dataset
-
     probabilities, labels = predict_dataset(model, dataset) if outputs is None else outputs
     return evaluate(probabilities, labels, class_names), labels, list(getattr(dataset, "file_paths", []))
 
@@ -139,15 +161,6 @@ def write_report(run: FolderRun, folder, mistakes: int = 24) -> Path:
     """Write the report folder; returns its path. Files: ``curves.png``, ``confusion_matrix.png``,
     ``confused_pairs.csv``, ``per_class.csv``, ``per_class.txt``, ``mistakes.png``, ``mistakes.csv``,
     ``summary.json`` (for the test split too, if the folder has one: ``test_*``)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from utils import plots
-    from utils.evaluation import most_confident_mistakes, most_confused_pairs, prediction_titles
-    from utils.images import load_image
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     merged = {}
@@ -166,26 +179,18 @@ def write_report(run: FolderRun, folder, mistakes: int = 24) -> Path:
         summary[f"{split}_accuracy"] = round(result.accuracy, 4)
         plots.confusion_matrix(result.confusion, run.class_names, title=f"{split}: {len(labels)} images").savefig(
             folder / f"{prefix}confusion_matrix.png", dpi=100)
-        with (folder / f"{prefix}confused_pairs.csv").open("w", newline="") as out:
-            writer = csv.writer(out)
-            writer.writerow(["true class", "predicted class", "images", "share of the true class"])
-            writer.writerows([t, p, n, f"{share:.3f}"] for t, p, n, share in
-                             most_confused_pairs(result.confusion, run.class_names, 20))
-        with (folder / f"{prefix}per_class.csv").open("w", newline="") as out:
-            writer = csv.writer(out)
-            writer.writerow(["class", "precision", "recall", "f1-score", "support"])
-            for name in run.class_names:
-                row = result.per_class[name]
-                writer.writerow([name, f"{row['precision']:.4f}", f"{row['recall']:.4f}", f"{row['f1-score']:.4f}",
-                                 int(row["support"])])
+        pd.DataFrame(most_confused_pairs(result.confusion, run.class_names, 20),
+                     columns=["true class", "predicted class", "images", "share of the true class"]).to_csv(
+            folder / f"{prefix}confused_pairs.csv", index=False, float_format="%.3f")
+        per_class = pd.DataFrame(result.per_class).T.loc[run.class_names].rename_axis("class")
+        per_class.astype({"support": int}).to_csv(folder / f"{prefix}per_class.csv", float_format="%.4f")
         (folder / f"{prefix}per_class.txt").write_text(f"{split} accuracy {result.accuracy:.4f}\n\n{result.report}")
         wrong = most_confident_mistakes(result, labels, mistakes)
-        with (folder / f"{prefix}mistakes.csv").open("w", newline="") as out:
-            writer = csv.writer(out)
-            writer.writerow(["file", "true class", "predicted class", "confidence"])
-            for i in wrong:
-                writer.writerow([paths[i] if paths else i, run.class_names[labels[i]],
-                                 run.class_names[result.predictions[i]], f"{result.confidences[i]:.4f}"])
+        pd.DataFrame({"file": [paths[i] if paths else i for i in wrong],
+                      "true class": [run.class_names[labels[i]] for i in wrong],
+                      "predicted class": [run.class_names[result.predictions[i]] for i in wrong],
+                      "confidence": result.confidences[wrong]}).to_csv(
+            folder / f"{prefix}mistakes.csv", index=False, float_format="%.4f")
         if len(wrong) and paths:
             pictures = [load_image(paths[i], size=(96, 96)) for i in wrong]
             titles = [f"{Path(paths[i]).name[:18]}\n{title}"
@@ -197,3 +202,34 @@ def write_report(run: FolderRun, folder, mistakes: int = 24) -> Path:
         plt.close("all")
     (folder / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     return folder
+
+
+class Deadline(keras.callbacks.Callback):
+    """Stops training at the first step after ``deadline``, a ``time.perf_counter()`` value, within an epoch
+    if need be: two stages can share one time budget (``python -m utils train --data DIR --minutes M``)."""
+
+    def __init__(self, deadline: float):
+        super().__init__()
+        self.deadline = deadline
+
+    def on_train_batch_end(self, batch, logs=None):
+        if time.perf_counter() >= self.deadline:
+            self.model.stop_training = True
+
+
+def most_confused_pairs(matrix, class_names, count: int = 10) -> list[tuple[str, str, int, float]]:
+    """The ``count`` largest off-diagonal cells: ``(true class, predicted class, images, share of the true
+    class)``, most images first."""
+    matrix = np.asarray(matrix)
+    off = matrix.copy()
+    np.fill_diagonal(off, 0)
+    totals = matrix.sum(axis=1).clip(min=1)
+    order = np.argsort(off, axis=None)[::-1][:count]
+    pairs = []
+    for flat in order:
+        true, predicted = np.unravel_index(flat, off.shape)
+        if off[true, predicted] == 0:
+            break
+        pairs.append((class_names[true], class_names[predicted], int(off[true, predicted]),
+                      float(off[true, predicted] / totals[true])))
+    return pairs

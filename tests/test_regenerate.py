@@ -6,22 +6,24 @@ import numpy as np
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from utils import export
-from utils.__main__ import main
+from utils.cli import main, regenerate
 
 
-@pytest.mark.parametrize("item", export.EXPORTS, ids=lambda e: e.module)
+@pytest.mark.parametrize("item", regenerate.MODULES, ids=lambda e: e.module)
 def test_generated_module_is_the_notebooks_saved_cells(item):
     text = item.module_path.read_text(encoding="utf-8")
-    assert text == export.render(item), (
+    assert text == regenerate.render(item), (
         f"utils/{item.module} differs from the #@save cells of notebooks/{item.notebook}: "
-        "run `python -m utils export` after editing the notebook (never edit the module by hand)")
+        "run `python -m utils regenerate` after editing the notebook (never edit the module by hand)")
+    assert f"GENERATED from the cells marked ``#@save`` in notebooks/{item.notebook}" in text
+    module = __import__(f"utils.{item.module[:-3]}", fromlist=["__all__"])
+    assert module.__all__ and all(hasattr(module, name) for name in module.__all__)
 
 
 def notebook_namespace(item):
     """What the notebook's #@save cells define when a reader runs them."""
     namespace = {}
-    for source in export.saved_cells(item.notebook_path):
+    for _, source in regenerate.saved_cells(item.notebook_path):
         exec(compile(source, item.notebook, "exec"), namespace)
     return namespace
 
@@ -33,7 +35,7 @@ def layer_configs(model):
 def test_notebook_02_and_the_train_command_build_the_same_models():
     from utils import cnn
 
-    cells = notebook_namespace(export.EXPORTS[0])
+    cells = notebook_namespace(regenerate.MODULES[0])
     images = np.random.default_rng(0).integers(0, 256, (64, 32, 32, 3), dtype=np.uint8)
     assert layer_configs(cells["baseline_cnn"]()) == layer_configs(cnn.baseline_cnn())
     assert cells["RECIPE"] == cnn.RECIPE and cells["BASELINE"] == cnn.BASELINE
@@ -48,7 +50,7 @@ def test_notebook_02_and_the_train_command_build_the_same_models():
 def test_notebook_04_and_the_module_build_the_same_classifier():
     from utils import transfer
 
-    cells = notebook_namespace(export.EXPORTS[1])
+    cells = notebook_namespace(regenerate.MODULES[1])
     args = ("mobilenet_v1_025", 3, (32, 32, 3), 64)
     notebook, notebook_backbone = cells["build_classifier"](*args, weights=None)
     module, module_backbone = transfer.build_classifier(*args, weights=None)
@@ -60,32 +62,39 @@ def test_notebook_04_and_the_module_build_the_same_classifier():
         module_backbone.layers)
 
 
-def test_render_takes_marked_cells_in_order_and_refuses_a_notebook_without_any(tmp_path, monkeypatch):
+def test_render_takes_marked_cells_in_order_says_where_each_comes_from_and_lists_all(tmp_path, monkeypatch):
     nb = new_notebook()
     nb.cells = [new_markdown_cell("#@save is not code here"), new_code_cell("#@save\nimport os"),
-                new_code_cell("x = 1"), new_code_cell("#@save  (for the command line)\n\ndef f():\n    return 1\n")]
-    nbformat.write(nb, tmp_path / "nb.ipynb")
-    assert export.saved_cells(tmp_path / "nb.ipynb") == ["import os", "def f():\n    return 1"]
-    monkeypatch.setattr(export, "REPO_ROOT", tmp_path)
+                new_code_cell("x = 1"), new_code_cell("#@save  (for the command line)\n\ndef f():\n    return 1\n"),
+                new_code_cell("#@save\nLIMIT = 3\n_hidden = 4\n\n\nclass Box:\n    pass")]
+    for number, cell in enumerate(nb.cells):
+        cell.id = f"c{number}"
     (tmp_path / "notebooks").mkdir()
     (tmp_path / "utils").mkdir()
-    item = export.Export("nb.ipynb", "mod.py", "Test module.")
-    (tmp_path / "nb.ipynb").rename(tmp_path / "notebooks" / "nb.ipynb")
-    text = export.render(item)
-    assert text.startswith('"""Test module.\n') and "import os\n\n\ndef f():\n    return 1\n" in text
-    compile(text, "mod.py", "exec")
+    nbformat.write(nb, tmp_path / "notebooks" / "nb.ipynb")
+    assert [source for _, source in regenerate.saved_cells(tmp_path / "notebooks" / "nb.ipynb")] == [
+        "import os", "def f():\n    return 1", "LIMIT = 3\n_hidden = 4\n\n\nclass Box:\n    pass"]
+    monkeypatch.setattr(regenerate, "REPO_ROOT", tmp_path)
+    text = regenerate.render(regenerate.Generated("nb.ipynb", "mod.py", "Test module."))
+    assert text.startswith('"""Test module.\n')
+    assert "GENERATED from the cells marked ``#@save`` in notebooks/nb.ipynb" in text
+    assert "# --- notebooks/nb.ipynb, cell c1 ---\nimport os\n" in text and "cell c3 ---\ndef f():" in text
+    assert '__all__ = [\n    "LIMIT",\n    "Box",\n    "f",\n]' in text
+    namespace = {}
+    exec(compile(text, "mod.py", "exec"), namespace)
+    assert namespace["f"]() == 1 and namespace["LIMIT"] == 3
     nbformat.write(new_notebook(cells=[new_code_cell("x = 1")]), tmp_path / "notebooks" / "none.ipynb")
     with pytest.raises(ValueError, match="no code cell whose first line is #@save"):
-        export.render(export.Export("none.ipynb", "none.py", "x"))
+        regenerate.render(regenerate.Generated("none.ipynb", "none.py", "x"))
 
 
-def test_export_command_writes_and_check_fails_on_drift(tmp_path, monkeypatch, capsys):
+def test_regenerate_command_writes_and_check_fails_on_drift(tmp_path, monkeypatch, capsys):
     (tmp_path / "notebooks").mkdir()
     (tmp_path / "utils").mkdir()
     nbformat.write(new_notebook(cells=[new_code_cell("#@save\nVALUE = 1")]), tmp_path / "notebooks" / "nb.ipynb")
-    monkeypatch.setattr(export, "REPO_ROOT", tmp_path)
-    monkeypatch.setattr(export, "EXPORTS", (export.Export("nb.ipynb", "mod.py", "Test module."),))
-    assert main(["export", "--check"]) == 1 and "run python -m utils export" in capsys.readouterr().err
-    assert main(["export"]) == 0 and "written" in capsys.readouterr().out
-    assert main(["export", "--check"]) == 0
-    assert (tmp_path / "utils" / "mod.py").read_text().endswith("VALUE = 1\n")
+    monkeypatch.setattr(regenerate, "REPO_ROOT", tmp_path)
+    monkeypatch.setattr(regenerate, "MODULES", (regenerate.Generated("nb.ipynb", "mod.py", "Test module."),))
+    assert main(["regenerate", "--check"]) == 1 and "run python -m utils regenerate" in capsys.readouterr().err
+    assert main(["regenerate"]) == 0 and "written" in capsys.readouterr().out
+    assert main(["regenerate", "--check"]) == 0
+    assert "VALUE = 1\n" in (tmp_path / "utils" / "mod.py").read_text()

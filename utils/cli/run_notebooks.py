@@ -1,4 +1,4 @@
-"""Run the notebooks headless: ``python -m utils run-notebooks [--quick] [NAME ...]``.
+"""``python -m utils run-notebooks [--quick] [NAME ...]``: run the notebooks headless.
 
 Each notebook is executed by `papermill <https://papermill.readthedocs.io>`_ in a fresh kernel of this
 Python environment (the one that runs the command), in order, from the notebook's own folder, exactly as
@@ -15,7 +15,7 @@ Jupyter would run it. The executed copies (outputs included) go to a git-ignored
 
 Conventions the notebooks follow, which this relies on: the settings cell is the code cell tagged
 ``parameters`` (papermill's convention: ``--set`` values are injected in a cell right after it); a
-notebook reports its headline metric with :func:`utils.report.headline`.
+notebook reports its headline metric with :func:`utils.evaluation.headline`.
 """
 
 from __future__ import annotations
@@ -24,15 +24,21 @@ import ast
 import base64
 import json
 import os
+import platform
 import re
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 
-from utils.report import HEADLINE_PREFIX, format_table
-from utils.settings import REPO_ROOT, quick_mode
+import nbformat
+import pandas as pd
+
+from utils.cli.arguments import parse_assignments, positive
+from utils.evaluation import HEADLINE_PREFIX
+from utils.settings import QUICK_ENV, REPO_ROOT, quick_mode
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 
@@ -87,25 +93,6 @@ def find_notebooks(names=(), folder: Path = NOTEBOOKS_DIR) -> list[Path]:
             raise NotebookNotFound(f"{name!r} {how}; choose from: {listing} (or their numbers)")
         chosen += [m for m in matches if m not in chosen]
     return sorted(chosen, key=lambda p: (p.name, str(p)))
-
-
-def parse_assignments(pairs) -> dict[str, object]:
-    """``["EPOCHS=3", "BACKBONE=mobilenet_v1_025"]`` -> ``{"EPOCHS": 3, "BACKBONE": "mobilenet_v1_025"}``.
-
-    Values are Python literals (``3``, ``0.5``, ``None``, ``"text"``, ``[1, 2]``); anything else is
-    taken as a string, so quoting plain words is optional.
-    """
-    settings = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        name = name.strip()
-        if not sep or not name.isidentifier():
-            raise ValueError(f"--set {pair!r}: write NAME=VALUE, e.g. --set EPOCHS=3")
-        try:
-            settings[name] = ast.literal_eval(value.strip())
-        except (ValueError, SyntaxError):
-            settings[name] = value
-    return settings
 
 
 def settings_cell(notebook):
@@ -200,8 +187,7 @@ def run_notebook(path: Path, output_dir: Path = DEFAULT_OUTPUT_DIR, settings: di
     The copy is ``output_dir/<name>.ipynb``; the kernel process's own output goes to
     ``output_dir/<name>.kernel.log``. ``settings`` (name: value) are injected after the settings cell.
     """
-    import nbformat
-    import papermill
+    import papermill  # only here: it imports a Jupyter stack
 
     path = Path(path)
     output = Path(output_dir) / path.name
@@ -254,8 +240,6 @@ def run_notebooks(paths, output_dir: Path = DEFAULT_OUTPUT_DIR, settings: dict |
     Every NAME in ``settings`` must be a setting of at least one of the notebooks (a typo is an error,
     not silently ignored).
     """
-    import nbformat
-
     settings = settings or {}
     known = set().union(*(settings_names(nbformat.read(p, as_version=4)) for p in paths)) if paths else set()
     unknown = sorted(set(settings) - known)
@@ -271,9 +255,6 @@ def run_notebooks(paths, output_dir: Path = DEFAULT_OUTPUT_DIR, settings: dict |
 
 def write_summary(runs: list[NotebookRun], path: Path) -> None:
     """The runs as JSON: mode, machine, and per notebook seconds, status, headline and settings changed."""
-    import platform
-    from importlib import metadata
-
     summary = {
         "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "mode": "quick" if quick_mode() else "full",
@@ -291,5 +272,67 @@ def write_summary(runs: list[NotebookRun], path: Path) -> None:
 
 def summary_table(runs: list[NotebookRun]) -> str:
     """The runs as a plain-text table: notebook, seconds, status, headline metric."""
-    rows = [[run.name, round(run.seconds, 1), run.status, run.headline or "-"] for run in runs]
-    return format_table(rows, ["notebook", "seconds", "status", "headline"])
+    table = pd.DataFrame([{"notebook": run.name, "seconds": round(run.seconds), "status": run.status,
+                           "headline": run.headline or "-"} for run in runs])
+    words = ["notebook", "status", "headline"]  # left-aligned, as text reads
+    widths = {column: max(len(column), *(len(value) for value in table[column])) for column in words}
+    return table.to_string(index=False, justify="left",
+                           formatters={column: (lambda value, width=widths[column]: f"{value:<{width}}")
+                                       for column in words})
+
+
+DESCRIPTION = ("Execute the notebooks in order, each in a fresh kernel of this Python, and print a table of "
+               "notebook, seconds, status and headline metric. The executed copies (with outputs) are written to "
+               "--output; the notebooks themselves are not changed. Exit status: 0 all ran, 1 some failed, "
+               "2 usage error.")
+
+
+def add_parser(commands) -> None:
+    summary = "execute the notebooks in order in fresh kernels; summary table; exit 1 if any fails"
+    notebooks = commands.add_parser("run-notebooks", help=summary, description=DESCRIPTION)
+    notebooks.add_argument("names", nargs="*", metavar="NAME",
+                           help="notebooks to run: numbers (02), names or paths; default: all, in order")
+    notebooks.add_argument("--quick", action="store_true", help="quick mode (QUICK=1): small subsets, few epochs")
+    notebooks.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                           help="change a setting of the settings cell, e.g. --set BACKBONE=mobilenet_v1_025 "
+                                "(repeatable; applies to each notebook that has the setting)")
+    notebooks.add_argument("--output", type=Path, default=DEFAULT_OUTPUT_DIR, metavar="DIR",
+                           help="folder for the executed copies and summary.json (default build/notebooks)")
+    notebooks.add_argument("--figures", type=Path, metavar="DIR",
+                           help="also save the outputs of cells tagged figure:NAME as DIR/NAME.png")
+    notebooks.add_argument("--cell-timeout", type=positive, metavar="SECONDS",
+                           help="stop a cell that runs longer than this (default: no limit)")
+    notebooks.set_defaults(run=run)
+
+
+def run(args) -> int:
+    if args.quick:
+        os.environ[QUICK_ENV] = "1"  # read by utils.settings here and in every kernel started from here
+    try:
+        paths = find_notebooks(args.names)
+        settings = parse_assignments(args.set)
+    except (NotebookNotFound, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"running {len(paths)} notebook(s) in {'quick' if quick_mode() else 'full'} mode; "
+          f"executed copies go to {args.output}")
+    try:
+        runs = run_notebooks(paths, args.output, settings, args.figures, args.cell_timeout)
+    except ValueError as err:  # a --set name no notebook has
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; the executed copies so far are in {args.output}", file=sys.stderr)
+        return 130
+    print()
+    print(summary_table(runs))
+    for run in runs:
+        if run.settings:
+            print(f"{run.name}: " + ", ".join(f"{k}={v}" for k, v in run.settings.items()))
+    figures = [path for run in runs for path in run.figures]
+    if figures:
+        print(f"figures: {', '.join(str(p) for p in figures)}")
+    failed = [run for run in runs if not run.ok]
+    for run in failed:
+        print(f"error: {run.name} failed; its executed copy, with the traceback, is {run.output}", file=sys.stderr)
+    return 1 if failed else 0

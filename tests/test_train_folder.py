@@ -3,10 +3,7 @@
 
 import csv
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,12 +12,10 @@ from PIL import Image
 
 from utils.folders import scan_image_folder, split_files
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
-
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "utils", *args], capture_output=True, text=True, cwd=REPO_ROOT,
-                          env={**os.environ, "QUICK": "1"}, timeout=600)
+@pytest.fixture(autouse=True)
+def quick(monkeypatch):
+    monkeypatch.setenv("QUICK", "1")
 
 
 def class_folder(root, classes: int, per_class: int, size: int = 150):
@@ -38,10 +33,10 @@ def class_folder(root, classes: int, per_class: int, size: int = 150):
 
 
 @pytest.mark.needs_imagenet_weights
-def test_a_50_class_folder_trains_reports_and_predicts_like_validation(tmp_path):
+def test_a_50_class_folder_trains_reports_and_predicts_like_validation(cli, tmp_path):
     root = class_folder(tmp_path / "shapes", classes=50, per_class=5)
     model = tmp_path / "out" / "shapes.keras"
-    result = run("train", "--data", str(root), "--backbone", "mobilenet_v1_025", "--epochs", "3",
+    result = cli("train", "--data", str(root), "--backbone", "mobilenet_v1_025", "--epochs", "3",
                  "--fine-tune-epochs", "1", "--save", str(model), "--verbose", "2")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     last = result.stdout.strip().splitlines()[-1]
@@ -63,7 +58,7 @@ def test_a_50_class_folder_trains_reports_and_predicts_like_validation(tmp_path)
     _, validation = split_files(scan_image_folder(root), 0.2)  # the files training held out
     assert len(validation) == 50
     predictions = tmp_path / "predictions.csv"
-    predicted = run("predict", *[str(path) for path, _ in validation], "--model", str(model), "--top", "1",
+    predicted = cli("predict", *[str(path) for path, _ in validation], "--model", str(model), "--top", "1",
                     "--csv", str(predictions))
     assert predicted.returncode == 0, predicted.stderr[-2000:]
     top1 = {row["path"]: row["label"] for row in csv.DictReader(predictions.open()) if row["rank"] == "1"}
@@ -71,25 +66,25 @@ def test_a_50_class_folder_trains_reports_and_predicts_like_validation(tmp_path)
     assert abs(np.mean(correct) - validation_accuracy) < 1e-9, "predict must see the files as training did"
 
 
-def test_train_data_errors_are_one_line(tmp_path):
-    result = run("train", "--data", str(tmp_path / "nowhere"))
+def test_train_data_errors_are_one_line(cli, tmp_path):
+    result = cli("train", "--data", str(tmp_path / "nowhere"))
     assert result.returncode == 1 and "does not exist" in result.stderr and "Traceback" not in result.stderr
     (tmp_path / "a").mkdir()
     (tmp_path / "test").mkdir()
     for i in range(6):
         Image.new("RGB", (40, 40), (i * 40, 0, 0)).save(tmp_path / "a" / f"{i}.png")
         Image.new("RGB", (40, 40), (0, i * 40, 0)).save(tmp_path / "test" / f"{i}.png")
-    result = run("train", "--data", str(tmp_path), "--backbone", "mobilenet_v1_025")
+    result = cli("train", "--data", str(tmp_path), "--backbone", "mobilenet_v1_025")
     assert result.returncode == 1 and "named like a split" in result.stderr and "Traceback" not in result.stderr
-    result = run("train", "--data", str(tmp_path), "--recipe", "baseline")
+    result = cli("train", "--data", str(tmp_path), "--recipe", "baseline")
     assert result.returncode == 1 and "--data trains --recipe transfer" in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_the_fast_recipe_trains_on_a_folder_at_32_pixels(tmp_path):
+def test_the_fast_recipe_trains_on_a_folder_at_32_pixels(cli, tmp_path):
     root = class_folder(tmp_path / "two", classes=2, per_class=40, size=48)
     model = tmp_path / "fast.keras"
-    result = run("train", "--data", str(root), "--recipe", "fast", "--epochs", "2", "--save", str(model),
+    result = cli("train", "--data", str(root), "--recipe", "fast", "--epochs", "2", "--save", str(model),
                  "--verbose", "0")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     last = result.stdout.strip().splitlines()[-1]
