@@ -32,11 +32,14 @@ def _cifar10_missing() -> str | None:
 
 def _imagenet_weights_missing() -> str | None:
     """Why the offline backbone's ImageNet weights are not in the Keras cache, or None when they are."""
-    weights = keras_cache_dir() / "models" / "mobilenet_2_5_224_tf_no_top.h5"
-    if weights.exists():
+    models = keras_cache_dir() / "models"
+    missing = [name for name in ("mobilenet_7_5_224_tf.h5", "mobilenet_7_5_224_tf_no_top.h5",
+                                 "mobilenet_2_5_224_tf_no_top.h5") if not (models / name).exists()]
+    if not missing:
         return None
-    return (f"{weights} is missing: point KERAS_HOME at a copy of a Keras cache holding the MobileNet(alpha=0.25) "
-            "ImageNet weights (README, 'Working offline'); .ci/run does this from ../shared")
+    return (f"{', '.join(missing)} missing in {models}: point KERAS_HOME at a copy of a Keras cache holding the "
+            "MobileNet(alpha=0.75 and 0.25) ImageNet weights (README, 'Working offline'); "
+            ".ci/run does this from ../shared")
 
 
 #: What a notebook's metadata may require, and how to tell why it is missing (None: present).
@@ -44,6 +47,7 @@ REQUIREMENTS = {"cifar10": _cifar10_missing, "imagenet_weights": _imagenet_weigh
 
 
 def pytest_configure(config):
+    config.pluginmanager.register(CleanNotebookOutputs(), "clean-notebook-outputs")
     config.addinivalue_line("markers", "needs_cifar10: needs CIFAR-10 without downloading it")
     config.addinivalue_line("markers", "needs_imagenet_weights: needs the offline backbone's weights in the cache")
 
@@ -68,6 +72,37 @@ def pytest_collection_modifyitems(config, items):
             reason = REQUIREMENTS[need]()
             if reason:
                 item.add_marker(pytest.mark.skip(reason=reason))
+
+
+#: What a notebook cell may print on stderr: the warnings a learner can act on (files left out of a data set).
+ALLOWED_STDERR = ("UnreadableImagesWarning",)
+
+
+def stderr_noise(outputs) -> list[str]:
+    """The texts of a cell's outputs that a learner would see as noise: stderr (a red box) or TensorFlow's
+    retracing warning, except the warnings in :data:`ALLOWED_STDERR`."""
+    return [out.get("text", "") for out in outputs if out.get("output_type") == "stream"
+            and (out.get("name") == "stderr" or "tf.function retracing" in out.get("text", ""))
+            and out.get("text", "").strip() and not any(word in out["text"] for word in ALLOWED_STDERR)]
+
+
+class CleanNotebookOutputs:
+    """A notebook cell (run by nbval) fails when it prints on stderr - the red box a learner would see - or shows
+    TensorFlow's retracing warning, unless what it prints is a warning the learner can act on. Registered as a
+    plugin (``pytest_configure``), because this folder's hooks would only reach the items under ``tests/``."""
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        report = outcome.get_result()
+        outputs = getattr(item, "test_outputs", None)
+        if report.when != "call" or not report.passed or not outputs:
+            return
+        noise = stderr_noise(outputs)
+        if noise:
+            report.outcome = "failed"
+            report.longrepr = ("this cell shows a stderr box (or a retracing warning) a learner cannot act on:\n"
+                               + "\n".join(text[-2000:] for text in noise))
 
 
 @pytest.fixture

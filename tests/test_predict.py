@@ -11,6 +11,7 @@ from utils import predict, transfer
 from utils.cli import predict as predict_command
 from utils.gradcam import gradcam
 from utils.images import in_threads
+from utils.settings import OFFLINE_BACKBONE
 
 
 class CountingModel(keras.Model):
@@ -133,7 +134,7 @@ def test_gradcam_reaches_inside_a_nested_backbone():
 
 @pytest.mark.needs_imagenet_weights
 def test_imagenet_predictor_knows_grace_hopper():
-    imagenet = predict.load_predictor("mobilenet_v1_025")
+    imagenet = predict.load_predictor(OFFLINE_BACKBONE)
     assert imagenet.image_size == (224, 224) and len(imagenet.class_names) == 1000
     photo = next(path for path in predict.default_images() if path.name == "grace_hopper.jpg")
     [prediction], failures = predict.predict_files(imagenet, [photo], k=5)

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import stderr_noise
 from IPython.core.inputtransformer2 import TransformerManager
+from nbformat.v4 import new_output
 
 from utils.cli.run_notebooks import SETTINGS_TAG
 from utils.settings import GITHUB_REPOSITORY, REPO_ROOT, colab_url
@@ -225,3 +227,11 @@ def test_the_notebooks_library_never_imports_the_command_line():
             offenders += [f"{path.name}: {name}" for name in names
                           if name == "utils.cli" or name.startswith("utils.cli.")]
     assert not offenders, offenders
+
+
+def test_a_notebook_cell_that_prints_on_stderr_fails_the_run():
+    assert stderr_noise([new_output("stream", name="stderr", text="I0000 oneDNN custom operations are on")])
+    assert stderr_noise([new_output("stream", name="stdout", text="WARNING:tensorflow:5 out of the last 5 calls "
+                                    "... triggered tf.function retracing")])
+    assert not stderr_noise([new_output("stream", name="stdout", text="Epoch 1/3"),
+                             new_output("stream", name="stderr", text="UnreadableImagesWarning: broken.jpg")])

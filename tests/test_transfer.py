@@ -78,6 +78,19 @@ def test_unfreeze_top_keeps_batchnorm_frozen():
         transfer.unfreeze_top(base, 0)
 
 
+def test_fine_tuning_unfreezes_whole_blocks():
+    assert [transfer.block_of(name) for name in ("block_13_expand", "block6a_se_reduce", "conv4_block3_1_conv",
+                                                  "conv_dw_7_bn", "conv_pw_7", "conv_pad_6", "Conv1", "out_relu")] == [
+        "block_13", "block6a", "conv4_block3", "7", "7", "6", None, None]
+    base = backbones.load_backbone("mobilenet_v2_035", weights=None)  # half its layers end inside block_8
+    by_layers = transfer.unfreeze_top(base, 0.5, whole_blocks=False)
+    assert "block_8_project" in by_layers and "block_8_expand" not in by_layers, "the cut by count halves block_8"
+    by_blocks = transfer.unfreeze_top(base, 0.5)
+    assert {"block_8_expand", "block_8_depthwise", "block_8_project"} <= set(by_blocks)
+    assert "block_7_project" not in by_blocks and set(by_layers) < set(by_blocks)
+    assert all(not layer.trainable for layer in batchnorm_layers(base))
+
+
 @pytest.mark.needs_imagenet_weights
 def test_two_stages_train_and_fine_tuning_leaves_batchnorm_untouched(tmp_path):
     keras.utils.set_random_seed(0)
@@ -119,14 +132,18 @@ def test_missing_weights_give_one_line_naming_the_offline_backbone(monkeypatch, 
     with pytest.raises(backbones.BackboneWeightsUnavailable) as caught:
         backbones.load_backbone("efficientnetv2b0")
     message = str(caught.value)
-    assert "\n" not in message and "'efficientnetv2b0'" in message and "BACKBONE = 'mobilenet_v1_025'" in message
+    assert "\n" not in message and "'efficientnetv2b0'" in message
+    assert f"BACKBONE = '{settings.OFFLINE_BACKBONE}'" in message
     assert str(tmp_path / "models") in message and "Name or service not known" in message
     with pytest.raises(backbones.BackboneWeightsUnavailable, match="point KERAS_HOME"):
-        backbones.load_backbone("mobilenet_v1_025")
+        backbones.load_backbone(settings.OFFLINE_BACKBONE)
 
 
 @pytest.mark.needs_imagenet_weights
 def test_offline_weights_load_from_the_keras_cache():
+    assert backbones.get_backbone(settings.OFFLINE_BACKBONE).cached() and "works offline" in (
+        backbones.get_backbone(settings.OFFLINE_BACKBONE).describe())
+    assert backbones.load_backbone(settings.OFFLINE_BACKBONE).count_params() == 1_832_976
     base = backbones.load_backbone("mobilenet_v1_025")
     assert base.count_params() == 218_544
     random = backbones.load_backbone("mobilenet_v1_025", weights=None)

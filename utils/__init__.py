@@ -20,6 +20,7 @@ notebooks). ``docs/development.md`` has the map; in short:
 The command line (``python -m utils``) is the sub-package :mod:`utils.cli`, which nothing here imports.
 """
 
+import logging as _logging
 import os as _os
 import re as _re
 import sys as _sys
@@ -59,6 +60,16 @@ def _import_tensorflow_quietly():
 
 
 _import_tensorflow_quietly()
+
+
+def _not_retracing(record) -> bool:
+    """TensorFlow warns "N out of the last M calls ... triggered tf.function retracing" when Keras builds its
+    predict or train function again for a new model or input size (calibration, saving, Grad-CAM do): expected
+    here, and nothing a learner can act on, so that one message is not shown."""
+    return "triggered tf.function retracing" not in record.getMessage()
+
+
+_logging.getLogger("tensorflow").addFilter(_not_retracing)
 
 from utils import (  # noqa: E402 (after TensorFlow's quiet import)
     backbones,

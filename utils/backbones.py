@@ -32,27 +32,41 @@ class Backbone:
     weights_size: int  # side, in pixels, of the images its ImageNet weights were trained on
     preprocessing: str  # "built_in" (the backbone scales 0-255 itself), "minus_one_to_one" or "caffe"
     params_millions: float  # without the ImageNet classifier
-    imagenet_top1: float | None  # as published in the Keras Applications table (None: not listed there)
+    imagenet_top1: float  # ImageNet top-1 accuracy (%), as published with the weights
+    weights_file: str  # the file of its ImageNet weights without the classifier, in the Keras cache
     options: dict = field(default_factory=dict)  # extra constructor arguments
 
+    def cached(self) -> bool:
+        """Whether its ImageNet weights (without the classifier) are in the Keras cache: usable offline."""
+        return (keras_cache_dir() / "models" / self.weights_file).exists()
+
     def describe(self) -> str:
-        top1 = f", ImageNet top-1 {self.imagenet_top1:.1f}%" if self.imagenet_top1 else ""
         extra = "".join(f", {name}={value}" for name, value in self.options.items())
+        where = "cached: works offline" if self.cached() else "downloaded on first use"
         return (f"{self.key}: keras.applications.{self.constructor}({extra.lstrip(', ')}), "
-                f"{self.params_millions:g} M parameters{top1}, weights for {self.weights_size} px, "
-                f"preprocessing {self.preprocessing}")
+                f"{self.params_millions:g} M parameters, ImageNet top-1 {self.imagenet_top1:.1f}%, "
+                f"weights for {self.weights_size} px ({where}), preprocessing {self.preprocessing}")
 
 
 BACKBONES = {
     spec.key: spec
     for spec in (
-        Backbone("efficientnetv2b0", "EfficientNetV2B0", 224, "built_in", 5.9, 78.7),
-        Backbone("mobilenet_v2", "MobileNetV2", 224, "minus_one_to_one", 2.3, 71.3),
-        Backbone("resnet50v2", "ResNet50V2", 224, "minus_one_to_one", 23.6, 76.0),
-        Backbone("convnext_tiny", "ConvNeXtTiny", 224, "built_in", 27.8, 81.3),
-        Backbone("resnet50", "ResNet50", 224, "caffe", 23.6, 74.9),
-        Backbone("vgg16", "VGG16", 224, "caffe", 14.7, 71.3),
-        Backbone(OFFLINE_BACKBONE, "MobileNet", 224, "minus_one_to_one", 0.22, None, {"alpha": 0.25}),
+        Backbone("efficientnetv2b0", "EfficientNetV2B0", 224, "built_in", 5.9, 78.7, "efficientnetv2-b0_notop.h5"),
+        Backbone("mobilenet_v2", "MobileNetV2", 224, "minus_one_to_one", 2.3, 71.3,
+                 "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"),
+        Backbone("resnet50v2", "ResNet50V2", 224, "minus_one_to_one", 23.6, 76.0,
+                 "resnet50v2_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+        Backbone("convnext_tiny", "ConvNeXtTiny", 224, "built_in", 27.8, 81.3, "convnext_tiny_notop.h5"),
+        Backbone("resnet50", "ResNet50", 224, "caffe", 23.6, 74.9,
+                 "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+        Backbone("vgg16", "VGG16", 224, "caffe", 14.7, 71.3, "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+        # MobileNet v1 and v2 at reduced widths: small, fast on a CPU (top-1 from the TF-slim / Keras tables)
+        Backbone("mobilenet_v1_075", "MobileNet", 224, "minus_one_to_one", 1.83, 68.4,
+                 "mobilenet_7_5_224_tf_no_top.h5", {"alpha": 0.75}),
+        Backbone("mobilenet_v2_035", "MobileNetV2", 224, "minus_one_to_one", 0.41, 60.3,
+                 "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5", {"alpha": 0.35}),
+        Backbone("mobilenet_v1_025", "MobileNet", 224, "minus_one_to_one", 0.22, 49.8,
+                 "mobilenet_2_5_224_tf_no_top.h5", {"alpha": 0.25}),
     )
 }
 

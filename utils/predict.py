@@ -78,13 +78,16 @@ def load_predictor(model, labels=None) -> Predictor:
     return Predictor(model=keras_model, class_names=class_names, name=path.name, info=info)
 
 
-def image_paths(paths=None) -> list[Path]:
+def image_paths(paths=None, root=None) -> list[Path]:
     """The image files named by ``paths`` (files as given; folders searched recursively for image files, hidden
-    ones skipped), sorted within each folder. Without paths: :func:`default_images`."""
+    ones skipped), sorted within each folder. ``~`` is the home folder; a relative path is taken from ``root``
+    (the notebooks give the project's folder; default: the current folder). Without paths:
+    :func:`default_images`."""
     if not paths:
         return default_images()
     found = []
-    for path in map(Path, paths):
+    for path in (Path(path).expanduser() for path in paths):
+        path = path if root is None or path.is_absolute() else Path(root) / path
         if path.is_dir():
             found += [file for file in visible_files(path) if is_image_file(file)]
         else:

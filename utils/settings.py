@@ -40,8 +40,9 @@ DATASET_DIR = REPO_ROOT / "DATASET"
 #: Notebook 04's default backbone (a key of ``utils.backbones.BACKBONES``): strong, needs its weights downloaded.
 DEFAULT_BACKBONE = "efficientnetv2b0"
 
-#: The backbone whose ImageNet weights this project can use without internet (README, "Working offline").
-OFFLINE_BACKBONE = "mobilenet_v1_025"
+#: The strongest backbone whose ImageNet weights (with and without the classifier) this project can use
+#: without internet (README, "Working offline"): MobileNet v1 at width 0.75, 68.4 % ImageNet top-1.
+OFFLINE_BACKBONE = "mobilenet_v1_075"
 
 #: The project on GitHub (owner/name). Each notebook's "Open in Colab" badge and Colab setup cell name it;
 #: a test checks that they agree with this value and with the notebook's own path. A fork changes it here
@@ -51,9 +52,11 @@ GITHUB_BRANCH = "main"
 
 #: What the notebooks import (module: pip name); in Colab, :func:`setup` installs any that is missing.
 NOTEBOOK_PACKAGES = {"tensorflow": "tensorflow", "keras": "keras", "numpy": "numpy", "PIL": "pillow",
-                     "matplotlib": "matplotlib", "seaborn": "seaborn", "sklearn": "scikit-learn"}
-_REPORTED = ["tensorflow", "keras", "numpy", "pillow", "matplotlib", "seaborn", "scikit-learn"]
-_IMAGENET_FILES = ["mobilenet_2_5_224_tf.h5", "mobilenet_2_5_224_tf_no_top.h5", "imagenet_class_index.json"]
+                     "matplotlib": "matplotlib", "seaborn": "seaborn", "sklearn": "scikit-learn", "scipy": "scipy",
+                     "pandas": "pandas"}
+_REPORTED = ["tensorflow", "keras", "numpy", "pillow", "matplotlib", "seaborn", "scikit-learn", "scipy", "pandas"]
+_IMAGENET_FILES = ["mobilenet_7_5_224_tf.h5", "mobilenet_7_5_224_tf_no_top.h5", "mobilenet_2_5_224_tf.h5",
+                   "mobilenet_2_5_224_tf_no_top.h5", "imagenet_class_index.json"]
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 
@@ -87,6 +90,12 @@ def models_dir() -> Path:
     ``models/quick/``, so they never overwrite a model trained in full mode."""
     base = REPO_ROOT / "models"
     return base / "quick" if quick_mode() else base
+
+
+def cache_dir() -> Path:
+    """Where decoded images too many for memory are kept between epochs and runs (``utils.folders.DecodeOnce``):
+    ``$CNN_CACHE_DIR``, else ``~/.cache/cnn-image-classification``. Safe to delete at any time."""
+    return Path(os.environ.get("CNN_CACHE_DIR") or Path.home() / ".cache" / "cnn-image-classification").expanduser()
 
 
 def keras_cache_dir() -> Path:

@@ -7,6 +7,8 @@ GENERATED from the cells marked ``#@save`` in notebooks/04_transfer_learning.ipy
 """
 
 # --- notebooks/04_transfer_learning.ipynb, cell imports ---
+import re
+
 import keras
 from keras import layers
 
@@ -14,6 +16,7 @@ from utils.backbones import load_backbone, preprocessing_layer
 from utils.callbacks import RunEstimate
 
 __all__ = [
+    "block_of",
     "build_classifier",
     "fit_stage",
     "unfreeze_top",
@@ -59,12 +62,24 @@ def fit_stage(model, train, validation, learning_rate, epochs, initial_epoch=0, 
 
 
 # --- notebooks/04_transfer_learning.ipynb, cell stage2-fn ---
-def unfreeze_top(backbone, fraction):
-    """Make the top `fraction` of the backbone's layers trainable, batch normalisation excepted."""
+def block_of(name):
+    """The block a backbone layer belongs to, read from the name Keras gives it: `block_13` (MobileNetV2),
+    `block6a` (EfficientNet), `conv4_block3` (ResNet), `7` for `conv_dw_7` and `conv_pw_7` (MobileNet v1);
+    None outside any block (the stem, the last layers)."""
+    match = re.match(r"(block_?\d+[a-z]?|conv\d_block\d+)_|conv_(?:dw|pw|pad)_(\d+)", name)
+    return None if match is None else match.group(1) or match.group(2)
+
+
+def unfreeze_top(backbone, fraction, whole_blocks=True):
+    """Make the top `fraction` of the backbone's layers trainable, batch normalisation excepted. With
+    `whole_blocks` the cut moves down to the start of the block it falls in, so that no block is half frozen."""
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction must be above 0 and at most 1, got {fraction}")
     backbone.trainable = True
     first = len(backbone.layers) - max(1, round(fraction * len(backbone.layers)))
+    block = block_of(backbone.layers[first].name) if whole_blocks else None
+    while block is not None and first > 0 and block_of(backbone.layers[first - 1].name) == block:
+        first -= 1
     for index, layer in enumerate(backbone.layers):
         layer.trainable = index >= first and not isinstance(layer, layers.BatchNormalization)
     return [layer.name for layer in backbone.layers if layer.trainable and layer.weights]
