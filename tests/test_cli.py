@@ -8,8 +8,9 @@ from pathlib import Path
 
 import keras
 import pytest
+from image_files import write_bad, write_kind
 
-from utils.settings import REPO_ROOT
+from utils.settings import OFFLINE_BACKBONE, REPO_ROOT
 
 
 def test_info_reports_the_environment(cli):
@@ -132,7 +133,6 @@ def test_check_dataset_exits_1_on_problems_and_2_on_a_wrong_path(cli, messy_fold
 def test_predict_reports_top_k_writes_csv_and_names_bad_files(cli, tmp_path):
     import csv
 
-    from image_files import write_bad, write_kind
 
     folder = tmp_path / "new"
     (folder / "sub").mkdir(parents=True)
@@ -140,7 +140,7 @@ def test_predict_reports_top_k_writes_csv_and_names_bad_files(cli, tmp_path):
     write_kind(folder / "sub" / "b.jpg", "cmyk_jpeg")
     write_bad(folder / "c.jpg", "truncated_jpeg")
     (folder / "notes.txt").write_text("not an image\n")
-    result = cli("predict", str(folder), "--model", "mobilenet_v1_025", "--top", "3", "--csv", str(tmp_path / "p.csv"),
+    result = cli("predict", str(folder), "--model", OFFLINE_BACKBONE, "--top", "3", "--csv", str(tmp_path / "p.csv"),
                  "--benchmark")
     assert result.returncode == 1, result.stderr[-2000:]
     model, reading, ceiling, share = map(float, re.search(
@@ -160,7 +160,7 @@ def test_predict_reports_top_k_writes_csv_and_names_bad_files(cli, tmp_path):
 
 @pytest.mark.needs_imagenet_weights
 def test_predict_defaults_and_usage_errors(cli, tmp_path):
-    result = cli("predict", "--model", "mobilenet_v1_025", "--top", "1")
+    result = cli("predict", "--model", OFFLINE_BACKBONE, "--top", "1")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "grace_hopper.jpg" in result.stdout and "drawn_sunset_rgba.png" in result.stdout
     missing = cli("predict", "--model", str(tmp_path / "none.keras"))
@@ -168,4 +168,20 @@ def test_predict_defaults_and_usage_errors(cli, tmp_path):
     assert cli("predict", "--top", "0").returncode == 2
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert cli("predict", str(empty), "--model", "mobilenet_v1_025").returncode == 2
+    assert cli("predict", str(empty), "--model", OFFLINE_BACKBONE).returncode == 2
+
+
+@pytest.mark.needs_imagenet_weights
+def test_predict_on_many_files_shows_a_few_then_a_progress_bar_unless_verbose(cli, tmp_path):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(25):
+        write_kind(folder / f"{i:02d}.png", "png", variant=i)
+    result = cli("predict", str(folder), "--model", OFFLINE_BACKBONE, "--top", "2", "--csv", str(tmp_path / "p.csv"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    printed = re.findall(r"^\S+\.png$", result.stdout, re.MULTILINE)
+    assert len(printed) == 10 and "--verbose prints every file" in result.stdout
+    assert "25 image(s) predicted" in result.stdout and "predicting" in result.stderr, "a progress bar on stderr"
+    assert len((tmp_path / "p.csv").read_text().splitlines()) == 1 + 25 * 2, "the CSV has every file"
+    verbose = cli("predict", str(folder), "--model", OFFLINE_BACKBONE, "--top", "2", "--verbose")
+    assert len(re.findall(r"^\S+\.png$", verbose.stdout, re.MULTILINE)) == 25 and "predicting" not in verbose.stderr

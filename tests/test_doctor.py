@@ -4,6 +4,7 @@ here."""
 import csv
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -60,21 +61,30 @@ def test_identical_files_within_a_class_warn_and_the_split_keeps_them_together(t
     assert {path.name for path in finding.paths} == {"cats03.png", "copy1.png", "copy2.png"}
     assert "duplicates-across-splits" not in kinds(check), "the doctor's split keeps copies on one side"
     for seed in range(20):  # whatever the seed, the three copies are on the same side
-        train, val = split_files(scan_image_folder(root), 0.3, seed)
+        train, val, _ = split_files(scan_image_folder(root), 0.3, seed)
         copies_in_val = sum(path.name in {"cats03.png", "copy1.png", "copy2.png"} for path, _ in val)
         assert copies_in_val in (0, 3) and len(train) + len(val) == 22
     assert snapshot(root) == before, "the doctor only reads"
 
 
-def test_one_image_under_two_labels_is_a_problem_that_stops_training(tmp_path):
+def test_one_image_under_two_labels_is_left_out_or_refused_with_strict(tmp_path, capsys):
     root = photo_folder(tmp_path, {"cats": 6, "dogs": 6})
     shutil.copy(root / "cats" / "cats01.png", root / "dogs" / "maybe-a-dog.png")
+    before = sorted((path, path.stat().st_mtime_ns) for path in root.rglob("*"))
     check = check_dataset(root)
     finding = kinds(check)["duplicates-across-classes"]
-    assert not check.usable and finding.severity == "problem"
+    assert check.usable and finding.severity == "warning" and "left out" in finding.message
     assert str(root / "cats" / "cats01.png") in finding.message and "maybe-a-dog.png" in finding.message
+    assert sorted(check.left_out) == [root / "cats" / "cats01.png", root / "dogs" / "maybe-a-dog.png"]
+    data = image_folder_datasets(root, image_size=(8, 8), validation_split=0.2, test_split=0.2)
+    used = data.train.file_paths + data.val.file_paths + data.test.file_paths
+    assert len(used) == 13 - 2 and not {"cats01.png", "maybe-a-dog.png"} & {Path(p).name for p in used}
+    assert "left out 2 file(s) filed under two classes" in capsys.readouterr().out
+    strict = check_dataset(root, strict=True)
+    assert not strict.usable and kinds(strict)["duplicates-across-classes"].severity == "problem"
     with pytest.raises(DatasetFolderError, match="two labels"):
-        image_folder_datasets(root, verbose=False)
+        image_folder_datasets(root, verbose=False, strict=True)
+    assert sorted((path, path.stat().st_mtime_ns) for path in root.rglob("*")) == before, "no file is touched"
 
 
 def test_the_same_file_in_train_and_val_folders_is_a_leak(tmp_path):
@@ -143,7 +153,7 @@ def test_file_kinds_disguised_animated_and_small_are_infos(tmp_path):
 def test_report_file_csv_and_json_one_row_per_finding(tmp_path):
     root = photo_folder(tmp_path / "data", {"cats": 6, "dogs": 6})
     shutil.copy(root / "cats" / "cats01.png", root / "dogs" / "dup.png")
-    check = check_dataset(root)
+    check = check_dataset(root, strict=True)
     rows = list(csv.DictReader(write_findings(check.findings, tmp_path / "out" / "findings.csv").open()))
     assert len(rows) == len(check.findings) and rows[0]["severity"] == "problem"
     assert rows[0]["kind"] == "duplicates-across-classes" and "dup.png" in rows[0]["files"]

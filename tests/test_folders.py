@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from image_files import snapshot, write_bad, write_kind
 
+from utils import folders
 from utils.folders import (
     DatasetFolderError,
     UnreadableImagesWarning,
@@ -185,3 +186,49 @@ def test_train_and_test_folders_without_val_hold_out_validation_from_train(tmp_p
     assert len(data.train.file_paths) == 16 and len(data.val.file_paths) == 4 and len(data.test.file_paths) == 6
     assert all("/train/" in path for path in data.val.file_paths), "validation comes from train/, test stays test"
     assert "validation split 0.2" in data.check.report()
+
+
+def test_a_test_split_is_held_out_stratified_seeded_and_apart_unless_the_folder_has_test(tmp_path):
+    root = make_classes(tmp_path / "flat", {"a": 20, "b": 20})
+    data = image_folder_datasets(root, image_size=(8, 8), validation_split=0.2, test_split=0.25, seed=3,
+                                 verbose=False)
+    train, val, test = data.train.file_paths, data.val.file_paths, data.test.file_paths
+    assert (len(train), len(val), len(test)) == (22, 8, 10) and sum("/a/" in path for path in test) == 5
+    assert not (set(train) & set(val) or set(train) & set(test) or set(val) & set(test))
+    again = image_folder_datasets(root, image_size=(8, 8), validation_split=0.2, test_split=0.25, seed=3,
+                                  verbose=False)
+    assert again.test.file_paths == test and again.val.file_paths == val, "the same files every run"
+    split = tmp_path / "split"
+    split_folders(split, {"train": 10, "test": 3})
+    own = image_folder_datasets(split, image_size=(8, 8), validation_split=0.2, test_split=0.25, verbose=False)
+    assert len(own.test.file_paths) == 6 and all("/test/" in path for path in own.test.file_paths)
+
+
+def test_images_are_decoded_once_in_memory_or_in_a_cache_file_outside_the_data(tmp_path, monkeypatch):
+    root = make_classes(tmp_path / "data", {"a": 6, "b": 6})
+    decoded = []
+    real = folders.load_image
+    monkeypatch.setattr(folders, "load_image", lambda path, size: decoded.append(path) or real(path, size=size))
+    data = image_folder_datasets(root, image_size=(8, 8), validation_split=0.25, verbose=False)
+    first = [images.numpy() for images, _ in data.train]
+    second = [images.numpy() for images, _ in data.train]
+    assert len(decoded) == len(data.train.file_paths) == 8, "the second epoch decodes nothing"
+    assert sorted(map(bytes, np.concatenate(first))) == sorted(map(bytes, np.concatenate(second)))
+
+    monkeypatch.setenv("CNN_CACHE_DIR", str(tmp_path / "cache"))
+    paths = sorted(root.rglob("*.png"))
+    read = folders.DecodeOnce(paths, (8, 8), memory_budget=0)  # too many for memory: a file
+    assert read.file.parent == tmp_path / "cache" and "written during the first epoch" in read.describe()
+    decoded.clear()
+    expected = [read(i).copy() for i in range(len(paths))]
+    assert len(decoded) == 12 and read.file.with_suffix(".complete").exists()
+    decoded.clear()
+    reused = folders.DecodeOnce(paths, (8, 8), memory_budget=0)
+    assert "complete, from an earlier run" in reused.describe()
+    assert all(np.array_equal(reused(i), expected[i]) for i in range(12)) and not decoded
+    os.utime(paths[0], ns=(paths[0].stat().st_atime_ns, paths[0].stat().st_mtime_ns + 10 ** 9))
+    changed = folders.DecodeOnce(paths, (8, 8), memory_budget=0)
+    assert changed.file != read.file and not changed.filled.any(), "a changed file gives a new cache"
+    monkeypatch.setenv("CNN_CACHE_DIR", str(root / "cache"))
+    with pytest.raises(ValueError, match="inside the data folder"):
+        folders.DecodeOnce(paths, (8, 8), memory_budget=0, root=root)

@@ -129,7 +129,8 @@ class ImageData:
 
 
 def load_data(data_dir=None, image_size: int = 224, batch_size: int = 32, validation_split: float = 0.1,
-              cifar10_sizes: dict | None = None, seed: int = SEED) -> ImageData:
+              cifar10_sizes: dict | None = None, seed: int = SEED, test_split: float = 0.0, strict: bool = False,
+              cache: bool = True) -> ImageData:
     """CIFAR-10 (``data_dir=None``) or a folder-per-class data set, as :class:`ImageData`.
 
     * CIFAR-10: :func:`cifar10_splits` with ``validation_split`` held out; the 32 x 32 images stay
@@ -139,7 +140,8 @@ def load_data(data_dir=None, image_size: int = 224, batch_size: int = 32, valida
     * a folder: :func:`utils.folders.image_folder_datasets` checks it first (problems stop
       here with the list, unreadable files are named in a warning and skipped), reads the
       images at ``image_size`` and holds out ``validation_split`` reproducibly (with ``seed``)
-      unless the folder has its own ``val/``.
+      unless the folder has its own ``val/``, and ``test_split`` unless it has its own ``test/``;
+      ``strict`` and ``cache`` as there.
     """
     if not 0 < validation_split < 1:
         raise ValueError(f"validation_split is a fraction between 0 and 1, got {validation_split}")
@@ -156,7 +158,8 @@ def load_data(data_dir=None, image_size: int = 224, batch_size: int = 32, valida
                          class_names=split.class_names, input_shape=split.x_train.shape[1:],
                          counts={"train": len(split.x_train), "validation": len(x_val), "test": len(split.x_test)})
     folder = image_folder_datasets(data_dir, image_size=(image_size, image_size), batch_size=batch_size,
-                                   validation_split=validation_split, seed=seed)
+                                   validation_split=validation_split, seed=seed, test_split=test_split,
+                                   strict=strict, cache=cache)
     counts = {"train": len(folder.train.file_paths), "validation": len(folder.val.file_paths) if folder.val else 0,
               "test": len(folder.test.file_paths) if folder.test else 0}
     return ImageData(source=str(folder.check.root), train=folder.train, validation=folder.val, test=folder.test,

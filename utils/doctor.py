@@ -5,10 +5,12 @@ its header the real format, frame count and size, and, if asked, a small grey pi
 (for the near-duplicates that ``python -m utils check-dataset --near-duplicates`` looks for). :func:`examine`
 turns these facts into :class:`Finding` s, each with a severity, what it means and what to do:
 
-* **problem** (training would be wrong or fail): one image under two labels; a folder that is probably not a
-  class (named like a split, e.g. ``test_dataset``, or full of files named after other classes);
-* **warning**: byte-identical copies within a class; files present in both training and validation; strong
-  class imbalance;
+* **problem** (training would be wrong or fail): a folder that is probably not a class (named like a split,
+  e.g. ``test_dataset``, or full of files named after other classes); with ``strict``, one image under two
+  labels;
+* **warning**: one image under two labels (every copy is then left out: the data set still trains, and no
+  label has to be guessed); byte-identical copies within a class; files present in both training and
+  validation; strong class imbalance;
 * **info**: the class weights an imbalanced set would train with.
 
 Nothing is ever changed, moved or deleted.
@@ -104,11 +106,13 @@ class ScannedImage:
     facts: FileFacts
 
 
-def examine(images: list[ScannedImage], class_names: list[str], validation: set | None = None) -> list[Finding]:
+def examine(images: list[ScannedImage], class_names: list[str], validation: set | None = None,
+            strict: bool = False) -> list[Finding]:
     """The findings for ``images`` (readable or not). ``validation``: the paths the seeded split would hold
-    out, when the folder has no ``val/`` of its own."""
+    out, when the folder has no ``val/`` of its own. ``strict``: byte-identical files under two labels are a
+    problem (training refuses the folder) instead of a warning (they are left out)."""
     readable = [image for image in images if image.facts.problem is None]
-    return _exact_duplicates(readable, validation) + _not_classes(images, class_names)
+    return _exact_duplicates(readable, validation, strict) + _not_classes(images, class_names)
 
 
 def _side(image: ScannedImage, validation: set | None) -> str:
@@ -130,17 +134,19 @@ def _listed(groups, show=_SHOWN) -> str:
     return text + (f"; ... and {len(groups) - show} more group(s)" if len(groups) > show else "")
 
 
-def _exact_duplicates(images: list[ScannedImage], validation: set | None) -> list[Finding]:
+def _exact_duplicates(images: list[ScannedImage], validation: set | None, strict: bool = False) -> list[Finding]:
     findings = []
     groups = [[images[i] for i in group] for group in _groups({i: im.facts.digest for i, im in enumerate(images)})]
     across = [g for g in groups if len({im.label for im in g}) > 1]
     within = [g for g in groups if len({im.label for im in g}) == 1]
     if across:
+        fix = "Decide which class each belongs to and keep it only there (move or delete the other copies yourself)"
         findings.append(Finding(
-            "problem", "duplicates-across-classes",
+            "problem" if strict else "warning", "duplicates-across-classes",
             f"{len(across)} group(s) of byte-identical files are in different classes, so one image has two "
-            f"labels: {_listed(across)}.",
-            "Decide which class each belongs to and keep it only there (move or delete the other copies yourself).",
+            f"labels: {_listed(across)}." + ("" if strict else
+                                              " Every copy is left out of training, validation and testing."),
+            fix + ("." if strict else "; or check with --strict, which refuses such a folder."),
             tuple(im.path for g in across for im in g)))
     if within:
         copies = sum(len(g) - 1 for g in within)

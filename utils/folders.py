@@ -16,8 +16,10 @@ The user's files are only read, never changed, moved or deleted.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
+import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,14 +30,15 @@ from PIL import Image
 
 from utils.doctor import Finding, ScannedImage, examine, imbalance, inspect_file
 from utils.images import IMAGE_EXTENSIONS, in_threads, load_image, visible_files
-from utils.settings import SEED
+from utils.settings import SEED, cache_dir
 
-__all__ = ["DatasetCheck", "DatasetFolderError", "Finding", "FolderDatasets", "FolderScan", "UnreadableImagesWarning",
-           "check_dataset", "class_folders", "image_folder_datasets", "labelled_files", "scan_image_folder",
-           "split_files", "split_folders", "write_example_folder"]
+__all__ = ["DatasetCheck", "DatasetFolderError", "DecodeOnce", "Finding", "FolderDatasets", "FolderScan",
+           "UnreadableImagesWarning", "check_dataset", "class_folders", "image_folder_datasets", "labelled_files",
+           "scan_image_folder", "split_files", "split_folders", "write_example_folder"]
 
 _SPLIT_FOLDERS = {"train": "train", "val": "val", "validation": "val", "test": "test"}
 _SHOWN = 20  # problem files listed in a warning before "... and N more"
+MEMORY_BUDGET = 2 * 1024 ** 3  # bytes of decoded images kept in memory; more go to a file (DecodeOnce)
 
 
 class DatasetFolderError(ValueError):
@@ -170,6 +173,12 @@ class DatasetCheck:
     def unreadable(self) -> list[tuple[Path, str]]:
         return [item for scan in self.scans.values() for item in scan.unreadable]
 
+    @property
+    def left_out(self) -> list[Path]:
+        """Readable files that are not used: every copy of a byte-identical file filed under two classes."""
+        return [path for finding in self.findings if finding.kind == "duplicates-across-classes"
+                and finding.severity == "warning" for path in finding.paths]
+
     def images(self) -> list[ScannedImage]:
         """Every readable image with its class, split and what reading it told (when the images were read)."""
         holdout = "all" if "all" in self.scans else ("train" if "val" not in self.scans else None)
@@ -216,7 +225,8 @@ def split_folders(directory) -> dict[str, Path]:
 
 
 def check_dataset(directory, validation_split: float = 0.2, check_images: bool = True,
-                  min_images: int = 2, near_duplicates: bool = False, seed: int = SEED) -> DatasetCheck:
+                  min_images: int = 2, near_duplicates: bool = False, seed: int = SEED,
+                  test_split: float = 0.0, strict: bool = False) -> DatasetCheck:
     """Check a folder-per-class data set before training (the dataset doctor); the user's files are only read.
 
     Lists the classes (hidden folders such as ``.ipynb_checkpoints`` are not classes) with their
@@ -224,11 +234,14 @@ def check_dataset(directory, validation_split: float = 0.2, check_images: bool =
     the findings of :mod:`utils.doctor` (duplicates, folders that are not classes, imbalance, file
     kinds; near-duplicates with ``near_duplicates``). A class is too small when it has fewer than
     ``min_images`` readable images, or so few that the validation split (about
-    ``validation_split`` of each class, chosen with ``seed``) would leave it with no validation image.
-    Raises :class:`DatasetFolderError` only for a path that is not a folder.
+    ``validation_split`` of each class, chosen with ``seed``; and ``test_split`` where the folder has no
+    ``test/``) would leave it with no validation (or test) image. Byte-identical files under two labels are
+    left out (a warning; ``strict``: a problem). Raises :class:`DatasetFolderError` only for a path that is
+    not a folder.
     """
-    if not 0 <= validation_split < 1:
-        raise ValueError(f"validation_split must be at least 0 and below 1, got {validation_split}")
+    if not (0 <= validation_split < 1 and 0 <= test_split < 1 and validation_split + test_split < 1):
+        raise ValueError(f"validation_split and test_split must be at least 0 with a sum below 1, "
+                         f"got {validation_split} and {test_split}")
     root = _existing_folder(directory)
     splits = split_folders(root)
     holdout = "all" if not splits else ("train" if "val" not in splits else None)  # the scan to split
@@ -246,6 +259,8 @@ def check_dataset(directory, validation_split: float = 0.2, check_images: bool =
     smallest = min_images
     if holdout and validation_split:
         smallest = max(min_images, math.ceil(1 / validation_split), math.ceil(1 / (1 - validation_split)))
+    if holdout and test_split and "test" not in check.scans:
+        smallest = max(smallest, 3 if validation_split else 2)  # one image in each split at least
     for split, scan in check.scans.items():
         missing = sorted(set(main.class_names) - set(scan.class_names))
         extra = sorted(set(scan.class_names) - set(main.class_names))
@@ -273,8 +288,9 @@ def check_dataset(directory, validation_split: float = 0.2, check_images: bool =
     if check_images:
         validation = None
         if holdout and validation_split:
-            validation = {path for path, _ in split_files(check.scans[holdout], validation_split, seed)[1]}
-        check.findings += examine(check.images(), main.class_names, validation)
+            held_test = test_split if "test" not in check.scans else 0.0
+            validation = {path for path, _ in split_files(check.scans[holdout], validation_split, seed, held_test)[1]}
+        check.findings += examine(check.images(), main.class_names, validation, strict)
     order = {"problem": 0, "warning": 1, "info": 2}
     check.findings.sort(key=lambda finding: order[finding.severity])
     return check
@@ -298,6 +314,10 @@ def image_folder_datasets(
     validation_split: float = 0.2,
     seed: int = SEED,
     verbose: bool = True,
+    test_split: float = 0.0,
+    strict: bool = False,
+    cache: bool = True,
+    memory_budget: int = MEMORY_BUDGET,
 ) -> FolderDatasets:
     """Build train / validation (/ test) ``tf.data`` pipelines from a folder-per-class data set.
 
@@ -305,19 +325,26 @@ def image_folder_datasets(
     names from the folder names. If ``directory`` holds ``train/`` (and optionally ``val/`` or
     ``validation/`` and ``test/``) those splits are used; otherwise ``validation_split`` of each
     class's images is held out, chosen with ``seed`` (the same files every run, none in both); from
-    ``train/`` when there is no ``val/``.
+    ``train/`` when there is no ``val/``. Without a ``test/`` folder, ``test_split`` of each class is held
+    out as well, the same way, for an honest final number (the validation images choose the epoch and
+    calibrate, so their accuracy is optimistic).
 
     The folder is checked first (:func:`check_dataset`): problems that would stop training
     raise :class:`DatasetFolderError` listing them all; unreadable images are reported by path
-    (an :class:`UnreadableImagesWarning`) and left out, so they cannot stop training mid-epoch.
+    (an :class:`UnreadableImagesWarning`) and left out, so they cannot stop training mid-epoch; every copy
+    of a byte-identical file filed under two classes is left out and named (``strict``: refused instead).
 
     Every image is read by :func:`utils.images.load_image`, the reader ``python -m utils predict``
     uses for new images: the same decoding (any mode to RGB, phone photos turned upright by their
     EXIF orientation) and the same resize, so a saved model sees new images exactly as it saw its
     training images. (``keras.utils.image_dataset_from_directory`` decodes with TensorFlow, which
-    ignores EXIF orientation, and resizes without antialiasing.)
+    ignores EXIF orientation, and resizes without antialiasing.) With ``cache`` each image is decoded once,
+    in the first epoch, and kept for the others (:class:`DecodeOnce`).
     """
-    check = check_dataset(directory, validation_split, min_images=1).raise_if_unusable()
+    root = _existing_folder(directory)
+    has_test = "test" in split_folders(root)
+    check = check_dataset(root, validation_split, min_images=1, seed=seed,
+                          test_split=0.0 if has_test else test_split, strict=strict).raise_if_unusable()
     class_names = check.class_names
     for scan in check.scans.values():
         if scan.unreadable:
@@ -330,36 +357,106 @@ def image_folder_datasets(
             )
     height, width = (int(side) for side in image_size)
 
-    def read(path):
-        return load_image(path.decode(), size=(height, width))
+    if "all" in check.scans:
+        train, val, test = split_files(check.scans["all"], validation_split, seed, test_split)
+    elif "val" not in check.scans:  # train/ (and test/) without val/: validation held out from train/
+        train, val, test = split_files(check.scans["train"], validation_split, seed, 0.0 if has_test else test_split)
+        test = labelled_files(check.scans["test"]) if has_test else test
+    else:
+        train, val, test = (labelled_files(check.scans[split]) if split in check.scans else []
+                            for split in ("train", "val", "test"))
+        if not has_test and test_split:  # train/ and val/ only: the test images come from train/
+            train, _, test = split_files(_as_scan(check.scans["train"], train), 0.0, seed, test_split)
+    left_out = set(check.left_out)
+    train, val, test = ([(path, label) for path, label in items if path not in left_out]
+                        for items in (train, val, test))
+    files = [path for path, _ in (*train, *val, *test)]
+    read = DecodeOnce(files, (height, width), memory_budget, root) if cache else None
+    index = {path: i for i, path in enumerate(files)}
+
+    def image(i):
+        return read(i) if read is not None else load_image(files[int(i)], size=(height, width))
 
     def pipeline(items, shuffle):
         if not items:
             return None
-        paths, labels = [str(path) for path, _ in items], [label for _, label in items]
-        ds = tf.data.Dataset.from_tensor_slices((paths, labels))
+        labels = [label for _, label in items]
+        ds = tf.data.Dataset.from_tensor_slices(([index[path] for path, _ in items], labels))
         if shuffle:
             ds = ds.shuffle(len(items), seed=seed, reshuffle_each_iteration=True)
-        ds = ds.map(lambda path, label: (tf.ensure_shape(tf.numpy_function(read, [path], tf.uint8), (height, width, 3)),
-                                         label), num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(lambda i, label: (tf.ensure_shape(tf.numpy_function(image, [i], tf.uint8), (height, width, 3)),
+                                      label), num_parallel_calls=tf.data.AUTOTUNE)
         ds = ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-        ds.class_names, ds.file_paths = list(class_names), paths  # as Keras' own folder datasets provide them
+        ds.class_names = list(class_names)  # as Keras' own folder datasets provide them
+        ds.file_paths = [str(path) for path, _ in items]
         return ds
 
-    if "all" in check.scans:
-        train, val = split_files(check.scans["all"], validation_split, seed)
-        test = []
-    elif "val" not in check.scans:  # train/ (and test/) without val/: validation held out from train/
-        train, val = split_files(check.scans["train"], validation_split, seed)
-        test = labelled_files(check.scans["test"]) if "test" in check.scans else []
-    else:
-        train, val, test = (labelled_files(check.scans[split]) if split in check.scans else []
-                            for split in ("train", "val", "test"))
     if verbose:
-        print(f"Found {len(train) + len(val) + len(test)} images of {len(class_names)} classes: "
+        print(f"Found {len(files)} images of {len(class_names)} classes: "
               f"{len(train)} for training, {len(val)} for validation" + (f", {len(test)} for testing" if test else ""))
+        if left_out:
+            print(f"left out {len(left_out)} file(s) filed under two classes (byte-identical copies): "
+                  + ", ".join(str(path) for path in sorted(left_out)))
+        if read is not None:
+            print(read.describe())
     return FolderDatasets(train=pipeline(train, shuffle=True), val=pipeline(val, shuffle=False),
                           test=pipeline(test, shuffle=False), class_names=list(class_names), check=check)
+
+
+class DecodeOnce:
+    """Images decoded and resized once, then kept: ``read(i)`` gives image ``i`` of ``paths`` at ``size``.
+
+    The first call for an image reads its file (:func:`utils.images.load_image`); later calls, in the
+    following epochs, return the kept copy. They are kept in memory when all of them fit in ``memory_budget``
+    bytes, else in a file under :func:`utils.settings.cache_dir` (never inside the data folder ``root``),
+    named after the files' paths, sizes and modification times: a changed file gives a new cache file, and a
+    cache completed by an earlier run is used again from its first epoch.
+    """
+
+    def __init__(self, paths, size, memory_budget: int = MEMORY_BUDGET, root=None):
+        self.paths, self.size = [str(path) for path in paths], tuple(size)
+        shape = (len(self.paths), *self.size, 3)
+        self.filled = np.zeros(len(self.paths), dtype=bool)
+        self.file = self._complete = None
+        self._lock = threading.Lock()
+        if math.prod(shape) <= memory_budget:
+            self.images = np.empty(shape, dtype=np.uint8)
+            return
+        folder = cache_dir()
+        if root is not None and folder.resolve().is_relative_to(Path(root).resolve()):
+            raise ValueError(f"the cache folder {folder} is inside the data folder {root}: set CNN_CACHE_DIR "
+                             "to a folder elsewhere (the data folder is never written to)")
+        folder.mkdir(parents=True, exist_ok=True)
+        key = hashlib.sha256(repr(self.size).encode())
+        for path in self.paths:
+            stat = os.stat(path)
+            key.update(f"\n{path}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+        self.file = folder / f"decoded-{key.hexdigest()[:24]}.npy"
+        self._complete = self.file.with_suffix(".complete")
+        if self.file.exists() and self._complete.exists():
+            self.images = np.load(self.file, mmap_mode="r")
+            self.filled[:] = True
+        else:
+            self.images = np.lib.format.open_memmap(self.file, mode="w+", dtype=np.uint8, shape=shape)
+
+    def __call__(self, index) -> np.ndarray:
+        i = int(index)
+        if not self.filled[i]:
+            self.images[i] = load_image(self.paths[i], size=self.size)
+            self.filled[i] = True
+            if self.file is not None and self.filled.all():
+                with self._lock:
+                    if not self._complete.exists():
+                        self.images.flush()
+                        self._complete.touch()
+        return self.images[i]
+
+    def describe(self) -> str:
+        size = f"{self.images.nbytes / 1e6:,.0f} MB"
+        if self.file is None:
+            return f"decoded images kept in memory after the first epoch ({size})"
+        state = "complete, from an earlier run" if self.filled.all() else "written during the first epoch"
+        return f"decoded images kept in {self.file} ({size}, {state})"
 
 
 def labelled_files(scan: FolderScan) -> list[tuple[Path, int]]:
@@ -367,14 +464,15 @@ def labelled_files(scan: FolderScan) -> list[tuple[Path, int]]:
     return [(path, label) for label, name in enumerate(scan.class_names) for path in scan.images.get(name, [])]
 
 
-def split_files(scan: FolderScan, validation_split: float, seed: int = SEED):
-    """``(train, validation)`` lists of ``(path, class index)``: from each class, a random ``validation_split``
-    of its images (at least one) is held out, chosen with ``seed`` - the same files every run.
+def split_files(scan: FolderScan, validation_split: float, seed: int = SEED, test_split: float = 0.0):
+    """``(train, validation, test)`` lists of ``(path, class index)``: from each class, a random ``test_split``
+    and a random ``validation_split`` of its images (at least one each, when not 0) are held out, chosen with
+    ``seed`` - the same files every run.
 
     Byte-identical files of a class (when the scan read the images) stay together on one side, so a copy
-    cannot be in training and validation at once."""
+    cannot be in two splits at once."""
     rng = np.random.default_rng(seed)
-    train, validation = [], []
+    train, validation, test = [], [], []
     for label, name in enumerate(scan.class_names):
         files = scan.images.get(name, [])
         groups = {}  # digest (or the file itself) -> indices of identical files, in file order
@@ -382,14 +480,26 @@ def split_files(scan: FolderScan, validation_split: float, seed: int = SEED):
             facts = scan.facts.get(path)
             groups.setdefault(facts.digest if facts is not None and facts.digest else index, []).append(index)
         groups = list(groups.values())
-        held_out = max(1, round(len(files) * validation_split)) if validation_split else 0
-        chosen = []
+        wanted = [max(1, round(len(files) * fraction)) if fraction else 0
+                  for fraction in (test_split, validation_split)]
+        held = [[], []]  # indices held out for test, for validation
         for group in (groups[i] for i in rng.permutation(len(groups))):
-            (chosen if len(chosen) < held_out else []).extend(group)
-        chosen = set(chosen)
-        validation += [(files[i], label) for i in range(len(files)) if i in chosen]
-        train += [(files[i], label) for i in range(len(files)) if i not in chosen]
-    return train, validation
+            for indices, count in zip(held, wanted, strict=True):
+                if len(indices) < count:
+                    indices.extend(group)
+                    break
+        for split, indices in ((test, held[0]), (validation, held[1])):
+            split += [(files[i], label) for i in sorted(indices)]
+        kept = set(held[0]) | set(held[1])
+        train += [(path, label) for i, path in enumerate(files) if i not in kept]
+    return train, validation, test
+
+
+def _as_scan(scan: FolderScan, items) -> FolderScan:
+    """``scan`` restricted to the ``(path, label)`` ``items``."""
+    kept = {path for path, _ in items}
+    return FolderScan(root=scan.root, class_names=scan.class_names, facts=scan.facts,
+                      images={name: [path for path in paths if path in kept] for name, paths in scan.images.items()})
 
 
 def _existing_folder(directory) -> Path:

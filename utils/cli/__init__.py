@@ -38,4 +38,7 @@ def main(argv=None) -> int:
     except (Cifar10NotAvailable, Cifar10FormatError, ImageLoadError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # where a command does not keep what it has done so far itself
+        print("\ninterrupted (Ctrl-C)", file=sys.stderr)
+        return 130
 

@@ -37,8 +37,11 @@ def add_parser(commands) -> None:
                        "(or train/, val/, test/ folders that each hold them)")
     check.add_argument("--validation-split", type=float, default=0.2,
                        help="fraction held out for validation when DIR has no val/ folder (default 0.2)")
+    check.add_argument("--test-split", type=float, default=0.15,
+                       help="fraction held out for testing when DIR has no test/ folder (default 0.15, as train)")
     check.add_argument("--min-images", type=int, default=2, help="fewest readable images a class may have")
-    check.add_argument("--strict", action="store_true", help="exit 1 also when some files are unreadable")
+    check.add_argument("--strict", action="store_true", help="exit 1 also when some files are unreadable or one "
+                       "image is filed under two classes (train --data leaves such copies out unless --strict)")
     check.add_argument("--near-duplicates", action="store_true",
                        help="also find near-identical images (resized or re-encoded copies) by a perceptual hash")
     check.add_argument("--report", metavar="FILE", help="write the findings to FILE, one row each: JSON if FILE "
@@ -50,7 +53,7 @@ def run(args) -> int:
     start = time.perf_counter()
     try:
         check = check_dataset(args.directory, validation_split=args.validation_split, min_images=args.min_images,
-                              near_duplicates=args.near_duplicates)
+                              near_duplicates=args.near_duplicates, test_split=args.test_split, strict=args.strict)
     except DatasetFolderError as err:  # the path itself is wrong
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from utils.backbones import BackboneWeightsUnavailable
 from utils.cli.arguments import positive
@@ -25,6 +26,9 @@ from utils.predict import (
     top_k,
 )
 from utils.settings import DEFAULT_BACKBONE, OFFLINE_BACKBONE
+
+SHOWN = 10  # with more than MANY files (and no --verbose), the top-k of the first SHOWN, then a progress bar
+MANY = 20
 
 
 def add_parser(commands) -> None:
@@ -48,6 +52,8 @@ def add_parser(commands) -> None:
     pred.add_argument("--benchmark", action="store_true",
                       help="also measure the model alone (random input) and reading the files alone, to compare "
                            "with the rate of this run")
+    pred.add_argument("--verbose", action="store_true", help=f"print the top-k of every file (default: of every file "
+                      f"up to {MANY} files; with more, of the first {SHOWN}, then a progress bar)")
     pred.add_argument("--one-by-one", action="store_true",
                       help="call model.predict once per image instead, to compare the speed")
     pred.set_defaults(run=run)
@@ -75,25 +81,40 @@ def run(args) -> int:
     if writer:
         writer.writerow(["path", "rank", "label", "probability"] + (["unsure"] if args.min_confidence else []))
     done = failed = unsure_count = 0
+    every = args.verbose or len(paths) <= MANY
+    progress = None if every else tqdm(total=len(paths), unit="image", file=sys.stderr, mininterval=1.0,
+                                       desc="predicting", leave=False)
+    say = print if progress is None else tqdm.write  # lines that do not break the progress bar
     start = time.perf_counter()
     try:
         for item in results:
+            if progress is not None:
+                progress.update(1)
             if not isinstance(item, Prediction):
                 failed += 1
-                print(f"error: {item[0]}: {item[1]}", file=sys.stderr)
+                say(f"error: {item[0]}: {item[1]}", file=sys.stderr)
                 continue
             done += 1
             unsure = args.min_confidence is not None and item.probabilities[0] < args.min_confidence
             unsure_count += unsure
-            print(f"{item.path}" + (f"  (unsure: top-1 below {args.min_confidence:g})" if unsure else ""))
+            shown = every or done <= SHOWN
+            if shown:
+                say(f"{item.path}" + (f"  (unsure: top-1 below {args.min_confidence:g})" if unsure else ""))
+            if not every and done == SHOWN:
+                say(f"... the top-{args.top} of the first {SHOWN} files; the others "
+                    + ("are in " + args.csv if args.csv else "are not printed (--csv FILE writes them all)")
+                    + "; --verbose prints every file")
             for rank, (label, probability) in enumerate(zip(item.labels, item.probabilities, strict=True), start=1):
-                print(f"  {rank}. {label:<28} {probability:.4f}")
+                if shown:
+                    say(f"  {rank}. {label:<28} {probability:.4f}")
                 if writer:
                     writer.writerow([item.path, rank, label, f"{probability:.6f}"]
                                     + (["yes" if unsure else "no"] if args.min_confidence else []))
             if file and done % 256 == 0:
                 file.flush()  # a run stopped half-way keeps what it did
     finally:
+        if progress is not None:
+            progress.close()
         if file:
             file.close()
     if not args.one_by_one:

@@ -8,6 +8,7 @@ The recipe's settings are one dict, notebook 02's ``RECIPE``: ``--set NAME=VALUE
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 import keras
@@ -112,6 +113,15 @@ def add_parser(commands) -> None:
     folder.add_argument("--fine-tune-epochs", type=int, help="epochs of stage 2 (default 5; 0: none)")
     folder.add_argument("--validation-split", type=float, default=0.2,
                         help="fraction held out when DIR has no val/ folder (default 0.2)")
+    folder.add_argument("--test-split", type=float, default=0.15,
+                        help="fraction held out for the final test accuracy when DIR has no test/ folder "
+                             "(default 0.15; 0: none, and only the optimistic validation accuracy is reported)")
+    folder.add_argument("--strict", action="store_true", help="refuse a folder with byte-identical files under "
+                        "two classes (default: leave every copy out and name them)")
+    folder.add_argument("--no-cache", action="store_true", help="decode every image again in every epoch (default: "
+                        "decode once and keep them, in memory or under $CNN_CACHE_DIR)")
+    folder.add_argument("--resume", action="store_true", help="continue a run that was interrupted (Ctrl-C, a "
+                        "crash) from its last completed epoch: the same command with --resume")
     folder.add_argument("--patience", type=int, default=3, help="stop a stage after this many epochs without a "
                         "better validation loss, keeping the best weights (0: never)")
     folder.add_argument("--no-augment", action="store_true", help="no random flips and shifts")
@@ -172,7 +182,16 @@ def train_cifar10(args) -> int:
     keras.utils.set_random_seed(SEED if args.seed is None else args.seed)
     with precision(best_precision()):
         model = cnn.baseline_cnn(len(class_names)) if baseline else cnn.recipe_cnn(x_train, settings, len(class_names))
-    history = cnn.train(model, x_train, y_train, settings, minutes=args.minutes, epochs=epochs, verbose=args.verbose)
+    interrupted = False
+    try:
+        history = cnn.train(model, x_train, y_train, settings, minutes=args.minutes, epochs=epochs,
+                            verbose=args.verbose)
+    except KeyboardInterrupt:  # Ctrl-C: evaluate and save the model as it is, then say so
+        interrupted, history = True, model.history
+        if not history.history.get("seconds"):
+            print("\nCtrl-C before the first epoch ended: nothing to evaluate or save", file=sys.stderr)
+            return 130
+        print(f"\nCtrl-C: stopped after {len(history.history['seconds'])} epoch(s); evaluating the model so far")
     final = cnn.tta_model(model, settings["test_views"])  # what is saved, and what the accuracy below measures
     seconds = history.history["seconds"][-1]
     done = f"{history.history['epochs_done'][-1]:.1f} epochs of batches of {settings['batch_size']}"
@@ -201,4 +220,8 @@ def train_cifar10(args) -> int:
         print(f"saved {args.save} (+ {model_info_path(args.save).name})")
     print(f"trained {done}")
     print(f"{evaluated_on}_accuracy={accuracy:.4f} train_seconds={seconds:.0f} params={model.count_params()}")
+    if interrupted:
+        print("interrupted: the figures above are those of the model when Ctrl-C came. The recipe's schedule is "
+              "fitted to its whole budget, so a CIFAR-10 run starts again rather than resuming: run the same command")
+        return 130
     return 0
