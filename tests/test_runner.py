@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -17,6 +18,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from utils.cli import main
 from utils.cli import run_notebooks as runner
 from utils.cli.arguments import parse_assignments
+from utils.cli.run_notebooks import NotebookRun, summary_table
 from utils.settings import REPO_ROOT
 
 # a 1 x 1 PNG, as a notebook stores an image output
@@ -182,3 +184,12 @@ def test_ctrl_c_stops_the_running_cell_kills_its_kernel_and_exits_130(tmp_path):
         command.communicate()
         if started.exists() and started.read_text():
             _kill(int(started.read_text()))
+
+
+def test_the_summary_table_is_aligned_with_a_rule_under_its_header():
+    runs = [NotebookRun("04_transfer_learning", 1073.2, "ok", "test accuracy = 0.8468", Path("a")),
+            NotebookRun("05_top5", 68, "failed", None, Path("b"))]
+    header, rule, first, second = summary_table(runs).splitlines()
+    assert header.split() == ["notebook", "seconds", "status", "headline"] and set(rule) == {"-", " "}
+    assert first.index("1,073") + len("1,073") == second.index("68") + 2 == header.index("seconds") + 7
+    assert second.split() == ["05_top5", "68", "failed", "-"]

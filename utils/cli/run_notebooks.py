@@ -34,7 +34,6 @@ from importlib import metadata
 from pathlib import Path
 
 import nbformat
-import pandas as pd
 
 from utils.cli.arguments import parse_assignments, positive
 from utils.evaluation import HEADLINE_PREFIX
@@ -271,14 +270,17 @@ def write_summary(runs: list[NotebookRun], path: Path) -> None:
 
 
 def summary_table(runs: list[NotebookRun]) -> str:
-    """The runs as a plain-text table: notebook, seconds, status, headline metric."""
-    table = pd.DataFrame([{"notebook": run.name, "seconds": round(run.seconds), "status": run.status,
-                           "headline": run.headline or "-"} for run in runs])
-    words = ["notebook", "status", "headline"]  # left-aligned, as text reads
-    widths = {column: max(len(column), *(len(value) for value in table[column])) for column in words}
-    return table.to_string(index=False, justify="left",
-                           formatters={column: (lambda value, width=widths[column]: f"{value:<{width}}")
-                                       for column in words})
+    """The runs as a plain-text table: notebook, seconds, status, headline metric; a rule under the header,
+    text left-aligned, seconds right-aligned."""
+    rows = [["notebook", "seconds", "status", "headline"]]
+    rows += [[run.name, f"{run.seconds:,.0f}", run.status, run.headline or "-"] for run in runs]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+
+    def line(row):
+        return "  ".join(value.rjust(width) if i == 1 else value.ljust(width)
+                         for i, (value, width) in enumerate(zip(row, widths, strict=True))).rstrip()
+
+    return "\n".join([line(rows[0]), "  ".join("-" * width for width in widths), *map(line, rows[1:])])
 
 
 DESCRIPTION = ("Execute the notebooks in order, each in a fresh kernel of this Python, and print a table of "
