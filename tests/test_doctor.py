@@ -12,7 +12,7 @@ from image_files import snapshot, write_kind
 from PIL import Image
 
 from utils.cli import main
-from utils.cli.check_dataset import file_kinds, near_duplicates, write_findings
+from utils.cli.check_dataset import file_kinds, near_duplicates, progress_bar, write_findings
 from utils.doctor import class_weights, difference_hash
 from utils.folders import DatasetFolderError, check_dataset, image_folder_datasets, scan_image_folder, split_files
 
@@ -171,3 +171,13 @@ def test_check_dataset_command_writes_the_report_and_exits_1_on_problems(tmp_pat
     assert "image files read in" in out and "findings written to" in out
     assert [row["kind"] for row in json.loads((tmp_path / "findings.json").read_text())] == ["split-folder-as-class"]
     assert snapshot(root) == before
+
+
+def test_reading_a_large_folder_shows_progress(tmp_path, capsys):
+    root = photo_folder(tmp_path, {"cats": 6, "dogs": 6})
+    seen = []
+    check = check_dataset(root, progress=lambda results, total: seen.append(total) or results)
+    assert check.usable and seen == [12], "the stream of 12 files is handed to the progress bar"
+    assert progress_bar(iter([1, 2]), 2) is not None and list(progress_bar(iter([1, 2]), 2)) == [1, 2]
+    assert list(progress_bar(iter(range(3)), 3, many=3)) == [0, 1, 2]
+    assert "reading" in capsys.readouterr().err, "from `many` files on, a bar on stderr"

@@ -86,13 +86,15 @@ def class_folders(directory) -> list[str]:
                   if entry.is_dir() and not entry.name.startswith("."))
 
 
-def scan_image_folder(directory, check_images: bool = True, near_duplicates: bool = False) -> FolderScan:
+def scan_image_folder(directory, check_images: bool = True, near_duplicates: bool = False,
+                      progress=None) -> FolderScan:
     """List the classes and images of a folder-per-class data set, and find problem files.
 
     Visible top-level folders are classes; their visible sub-folders are searched too. With
     ``check_images`` every image is read once (in parallel, :func:`utils.doctor.inspect_file`) so that
     truncated, empty or mislabelled files are found before training, and its facts (digest, format,
     size; with ``near_duplicates`` a perceptual hash) are kept in ``facts`` for the dataset doctor.
+    ``progress(results, total)``, if given, wraps the stream of results (the command line's progress bar).
     """
     root = _existing_folder(directory)
     names = class_folders(root)
@@ -118,7 +120,8 @@ def scan_image_folder(directory, check_images: bool = True, near_duplicates: boo
         scan.ignored += [(path, "hidden folder, skipped") for path in hidden]
     if check_images and candidates:
         paths = [path for _, path in candidates]
-        scan.facts = dict(zip(paths, in_threads(lambda p: inspect_file(p, near_duplicates), paths), strict=True))
+        results = in_threads(lambda p: inspect_file(p, near_duplicates), paths)
+        scan.facts = dict(zip(paths, progress(results, len(paths)) if progress else results, strict=True))
     for name, path in candidates:
         problem = scan.facts[path].problem if path in scan.facts else None
         if problem:
@@ -226,7 +229,7 @@ def split_folders(directory) -> dict[str, Path]:
 
 def check_dataset(directory, validation_split: float = 0.2, check_images: bool = True,
                   min_images: int = 2, near_duplicates: bool = False, seed: int = SEED,
-                  test_split: float = 0.0, strict: bool = False) -> DatasetCheck:
+                  test_split: float = 0.0, strict: bool = False, progress=None) -> DatasetCheck:
     """Check a folder-per-class data set before training (the dataset doctor); the user's files are only read.
 
     Lists the classes (hidden folders such as ``.ipynb_checkpoints`` are not classes) with their
@@ -236,8 +239,8 @@ def check_dataset(directory, validation_split: float = 0.2, check_images: bool =
     ``min_images`` readable images, or so few that the validation split (about
     ``validation_split`` of each class, chosen with ``seed``; and ``test_split`` where the folder has no
     ``test/``) would leave it with no validation (or test) image. Byte-identical files under two labels are
-    left out (a warning; ``strict``: a problem). Raises :class:`DatasetFolderError` only for a path that is
-    not a folder.
+    left out (a warning; ``strict``: a problem). ``progress`` as in :func:`scan_image_folder`. Raises
+    :class:`DatasetFolderError` only for a path that is not a folder.
     """
     if not (0 <= validation_split < 1 and 0 <= test_split < 1 and validation_split + test_split < 1):
         raise ValueError(f"validation_split and test_split must be at least 0 with a sum below 1, "
@@ -248,7 +251,7 @@ def check_dataset(directory, validation_split: float = 0.2, check_images: bool =
     check = DatasetCheck(root=root, scans={}, validation_split=validation_split if holdout else 0.0)
     try:
         for split, path in (splits or {"all": root}).items():
-            check.scans[split] = scan_image_folder(path, check_images, near_duplicates)
+            check.scans[split] = scan_image_folder(path, check_images, near_duplicates, progress)
     except DatasetFolderError as err:
         check.add("problem", "no-classes", str(err))
         return check

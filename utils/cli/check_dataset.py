@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from utils.folders import DatasetFolderError, Finding, check_dataset
 
@@ -53,7 +54,8 @@ def run(args) -> int:
     start = time.perf_counter()
     try:
         check = check_dataset(args.directory, validation_split=args.validation_split, min_images=args.min_images,
-                              near_duplicates=args.near_duplicates, test_split=args.test_split, strict=args.strict)
+                              near_duplicates=args.near_duplicates, test_split=args.test_split, strict=args.strict,
+                              progress=progress_bar)
     except DatasetFolderError as err:  # the path itself is wrong
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -71,6 +73,14 @@ def run(args) -> int:
         print(f"--strict: {len(check.unreadable)} unreadable file(s) count as a problem")
         return 1
     return 0 if check.usable else 1
+
+
+def progress_bar(results, total: int, many: int = 1000):
+    """A progress bar on stderr (files read, rate, time left) over ``results`` when there are ``many`` files or
+    more; the results unchanged for fewer, which take a second or two."""
+    if total < many:
+        return results
+    return tqdm(results, total=total, unit="file", desc="reading", file=sys.stderr, mininterval=1.0, leave=False)
 
 
 def near_duplicates(images) -> list[Finding]:
