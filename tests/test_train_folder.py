@@ -108,11 +108,14 @@ def test_ctrl_c_keeps_the_best_model_and_resume_continues_from_the_last_epoch(cl
     model = tmp_path / "out" / "colours.keras"
     command = ["train", "--data", str(root), "--backbone", "mobilenet_v1_025", "--image-size", "64",
                "--fine-tune-epochs", "0", "--patience", "0", "--save", str(model), "--verbose", "2"]
-    # a real Ctrl-C (SIGINT) to a real process, after its second epoch; SIG_DFL as a terminal would give it
-    process = subprocess.Popen([sys.executable, "-m", "utils", *command, "--epochs", "200"], cwd=REPO_ROOT,
+    # a real Ctrl-C (SIGINT) to a real `python -m utils` process, after its second epoch. A suite started in the
+    # background inherits SIGINT ignored, so the child restores Python's handler first, as a terminal would
+    # have it (in the child itself: a preexec_fn in this multi-threaded process crashed the child on Python 3.12)
+    ctrl_c_able = ("import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                   "runpy.run_module('utils', run_name='__main__', alter_sys=True)")
+    process = subprocess.Popen([sys.executable, "-c", ctrl_c_able, *command, "--epochs", "200"], cwd=REPO_ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env={**os.environ, "QUICK": "1", "PYTHONUNBUFFERED": "1"},
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                               env={**os.environ, "QUICK": "1", "PYTHONUNBUFFERED": "1"})
     lines = []
     try:
         for line in process.stdout:
