@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,15 +140,19 @@ def train_on_folder(data_dir, backbone: str = DEFAULT_BACKBONE, recipe: str = "t
                 histories[stage], done = record["history"], record["epochs_done"]
                 print(f"--resume: {stage} had finished ({record['epochs']} epochs); its weights are restored")
                 continue
-            best = KeepBest()
-            callbacks = [best, *([Deadline(stage_deadline)] if stage_deadline else [])]
-            if backup is not None:
-                callbacks.append(keras.callbacks.BackupAndRestore(str(Path(backup) / f"stage{number}")))
+            best, ctrl_c = KeepBest(), StopOnCtrlC()
+            callbacks = [best, ctrl_c, *([Deadline(stage_deadline)] if stage_deadline else [])]
+            if backup is not None:  # kept when the stage ends: run() removes the folder once the whole run is done
+                callbacks.append(keras.callbacks.BackupAndRestore(str(Path(backup) / f"stage{number}"),
+                                                                  delete_checkpoint=False))
             try:
                 history = transfer.fit_stage(model, data.train, data.validation, learning_rate, stage_epochs,
                                              initial_epoch=done, patience=patience, extra_callbacks=callbacks,
                                              verbose=verbose)
-            except KeyboardInterrupt:
+            except KeyboardInterrupt:  # a second Ctrl-C: at once
+                ctrl_c.pressed = True
+                ctrl_c.on_train_end()  # SIGINT's handler back as it was
+            if ctrl_c.pressed:
                 interrupted = f"{stage}, after {best.epochs} completed epoch(s)"
                 print(f"\nCtrl-C: stopped during {stage}; keeping the best weights so far", flush=True)
                 best.restore(model)
@@ -276,6 +282,37 @@ class KeepBest(keras.callbacks.Callback):
     def restore(self, model):
         if self.weights is not None:
             model.set_weights(self.weights)
+
+
+class StopOnCtrlC(keras.callbacks.Callback):
+    """The first Ctrl-C asks training to stop after the current step (a flag that Keras checks, rather than an
+    exception raised in the middle of TensorFlow's work, which aborted the process on Python 3.12); a second
+    Ctrl-C interrupts at once. SIGINT stays as it was where it is ignored or this is not the main thread."""
+
+    def __init__(self):
+        super().__init__()
+        self.pressed, self._previous = False, None
+
+    def on_train_begin(self, logs=None):
+        current = signal.getsignal(signal.SIGINT)
+        if threading.current_thread() is threading.main_thread() and current is not signal.SIG_IGN:
+            self._previous = current
+            signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum, frame):
+        if self.pressed:
+            raise KeyboardInterrupt
+        self.pressed = True
+        print("\nCtrl-C: stopping after this step (Ctrl-C again to stop at once)", flush=True)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.pressed:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
 
 
 class Deadline(keras.callbacks.Callback):
