@@ -16,7 +16,7 @@ import pytest
 from image_files import write_messy_folder
 
 from utils.cli import main
-from utils.settings import CIFAR10_ENV, keras_cache_dir
+from utils.settings import CIFAR10_ENV, FLOWERS_ENV, keras_cache_dir
 
 
 def _cifar10_missing() -> str | None:
@@ -42,14 +42,27 @@ def _imagenet_weights_missing() -> str | None:
             ".ci/run does this from ../shared")
 
 
+def _flowers_missing() -> str | None:
+    """Why the flower photos cannot be read without a download, or None when they can."""
+    source = os.environ.get(FLOWERS_ENV)
+    if source:
+        return None if Path(source).expanduser().is_dir() else f"{FLOWERS_ENV}={source} is not a folder"
+    if (keras_cache_dir() / "datasets" / "flower_photos").exists():
+        return None
+    return (f"the flower photos are not available offline: set {FLOWERS_ENV} to the extracted flower_photos folder "
+            "(README, 'Working offline'); .ci/run does this from ../shared")
+
+
 #: What a notebook's metadata may require, and how to tell why it is missing (None: present).
-REQUIREMENTS = {"cifar10": _cifar10_missing, "imagenet_weights": _imagenet_weights_missing}
+REQUIREMENTS = {"cifar10": _cifar10_missing, "imagenet_weights": _imagenet_weights_missing,
+                "flowers": _flowers_missing}
 
 
 def pytest_configure(config):
     config.pluginmanager.register(CleanNotebookOutputs(), "clean-notebook-outputs")
     config.addinivalue_line("markers", "needs_cifar10: needs CIFAR-10 without downloading it")
     config.addinivalue_line("markers", "needs_imagenet_weights: needs the offline backbone's weights in the cache")
+    config.addinivalue_line("markers", "needs_flowers: needs the flower photos without downloading them")
 
 
 def _notebook_requirements(path: Path) -> list[str]:

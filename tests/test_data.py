@@ -37,3 +37,34 @@ def test_cifar10_splits_hold_out_a_stratified_validation_set():
     assert not any(bytes(image) in train for image in split.x_val[:500]), "validation never overlaps training"
     again = data.cifar10_splits(5000, train_size=2000, test_size=1000)
     assert np.array_equal(again.x_val, split.x_val), "the same validation images every time"
+
+
+def test_as_arrays_reads_every_batch_in_order():
+    images = np.arange(7 * 2 * 2 * 3, dtype="uint8").reshape(7, 2, 2, 3)
+    labels = np.arange(7)
+    batches = data.make_dataset(images, labels, batch_size=3)
+    x, y = data.as_arrays(batches)
+    assert x.dtype == np.uint8 and (x == images).all() and (y == labels).all()
+
+
+def test_flower_photos_come_from_flowers_dir_or_say_what_to_set(tmp_path, monkeypatch):
+    (tmp_path / "flower_photos" / "daisy").mkdir(parents=True)
+    monkeypatch.setenv("FLOWERS_DIR", str(tmp_path))  # the folder holding the archive's one folder
+    assert data.flower_photos() == tmp_path / "flower_photos"
+    monkeypatch.setenv("FLOWERS_DIR", str(tmp_path / "flower_photos"))  # or that folder itself
+    assert data.flower_photos() == tmp_path / "flower_photos"
+    monkeypatch.setenv("FLOWERS_DIR", str(tmp_path / "missing"))
+    with pytest.raises(FileNotFoundError, match="FLOWERS_DIR=.*missing is not a folder"):
+        data.flower_photos()
+
+
+def test_flower_photos_offline_without_flowers_dir_names_the_variable(tmp_path, monkeypatch):
+    monkeypatch.delenv("FLOWERS_DIR", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # an empty cache: Keras must download
+
+    def offline(*args, **kwargs):
+        raise Exception("URL fetch failure: no internet")
+
+    monkeypatch.setattr(data.keras.utils, "get_file", offline)
+    with pytest.raises(FileNotFoundError, match="could not be downloaded.*set FLOWERS_DIR"):
+        data.flower_photos()

@@ -232,3 +232,18 @@ def test_images_are_decoded_once_in_memory_or_in_a_cache_file_outside_the_data(t
     monkeypatch.setenv("CNN_CACHE_DIR", str(root / "cache"))
     with pytest.raises(ValueError, match="inside the data folder"):
         folders.DecodeOnce(paths, (8, 8), memory_budget=0, root=root)
+
+
+def test_max_per_class_takes_a_seeded_subset_of_each_class_before_the_split(tmp_path):
+    root = make_classes(tmp_path / "big", {"a": 30, "b": 12})
+    data = image_folder_datasets(root, image_size=(8, 8), validation_split=0.2, test_split=0.2, seed=5,
+                                 verbose=False, max_per_class=10)
+    files = [*data.train.file_paths, *data.val.file_paths, *data.test.file_paths]
+    assert sum("/a/" in path for path in files) == 10 and sum("/b/" in path for path in files) == 10
+    assert (len(data.val.file_paths), len(data.test.file_paths)) == (4, 4), "each class split as a whole"
+    again = image_folder_datasets(root, image_size=(8, 8), validation_split=0.2, test_split=0.2, seed=5,
+                                  verbose=False, max_per_class=10)
+    assert [*again.train.file_paths, *again.val.file_paths, *again.test.file_paths] == files
+    other = image_folder_datasets(root, image_size=(8, 8), validation_split=0.2, test_split=0.2, seed=6,
+                                  verbose=False, max_per_class=10)
+    assert set(other.train.file_paths) != set(data.train.file_paths), "the seed chooses the subset"

@@ -7,20 +7,25 @@ that gives notebook 04 (and ``python -m utils train --data``) the same batches w
 * :func:`stratified_subset` - fewer images with the classes in the same proportions (quick runs,
   samples for plots);
 * :func:`make_dataset` - batches gathered from arrays in memory, shuffled by index;
-* :func:`load_data` - CIFAR-10 or a folder-per-class data set as :class:`ImageData`.
+* :func:`load_data` - CIFAR-10 or a folder-per-class data set as :class:`ImageData`;
+* :func:`flower_photos` - the TensorFlow tutorials' flower photos, a real folder-per-class set of photos;
+* :func:`as_arrays` - a batched data set read into two arrays, for code that trains on arrays.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
+import keras
 import numpy as np
 import tensorflow as tf
 from sklearn.model_selection import train_test_split
 
 from utils.cifar10 import load_cifar10
 from utils.folders import image_folder_datasets
-from utils.settings import SEED
+from utils.settings import FLOWERS_ENV, FLOWERS_ORIGIN, SEED
 
 #: Images of the CIFAR-10 training set held out for validation by default (a tenth).
 CIFAR10_VALIDATION_SIZE = 5000
@@ -130,7 +135,7 @@ class ImageData:
 
 def load_data(data_dir=None, image_size: int = 224, batch_size: int = 32, validation_split: float = 0.1,
               cifar10_sizes: dict | None = None, seed: int = SEED, test_split: float = 0.0, strict: bool = False,
-              cache: bool = True) -> ImageData:
+              cache: bool = True, max_per_class: int | None = None) -> ImageData:
     """CIFAR-10 (``data_dir=None``) or a folder-per-class data set, as :class:`ImageData`.
 
     * CIFAR-10: :func:`cifar10_splits` with ``validation_split`` held out; the 32 x 32 images stay
@@ -141,7 +146,7 @@ def load_data(data_dir=None, image_size: int = 224, batch_size: int = 32, valida
       here with the list, unreadable files are named in a warning and skipped), reads the
       images at ``image_size`` and holds out ``validation_split`` reproducibly (with ``seed``)
       unless the folder has its own ``val/``, and ``test_split`` unless it has its own ``test/``;
-      ``strict`` and ``cache`` as there.
+      ``strict``, ``cache`` and ``max_per_class`` (a quick run on a subset) as there.
     """
     if not 0 < validation_split < 1:
         raise ValueError(f"validation_split is a fraction between 0 and 1, got {validation_split}")
@@ -159,9 +164,37 @@ def load_data(data_dir=None, image_size: int = 224, batch_size: int = 32, valida
                          counts={"train": len(split.x_train), "validation": len(x_val), "test": len(split.x_test)})
     folder = image_folder_datasets(data_dir, image_size=(image_size, image_size), batch_size=batch_size,
                                    validation_split=validation_split, seed=seed, test_split=test_split,
-                                   strict=strict, cache=cache)
+                                   strict=strict, cache=cache, max_per_class=max_per_class)
     counts = {"train": len(folder.train.file_paths), "validation": len(folder.val.file_paths) if folder.val else 0,
               "test": len(folder.test.file_paths) if folder.test else 0}
     return ImageData(source=str(folder.check.root), train=folder.train, validation=folder.val, test=folder.test,
                      class_names=folder.class_names, input_shape=(image_size, image_size, 3), counts=counts,
                      check=folder.check)
+
+
+def flower_photos() -> Path:
+    """The folder of the TensorFlow tutorials' flower photos (``daisy/``, ``dandelion/``, ``roses/``,
+    ``sunflowers/``, ``tulips/``; 3,670 Flickr photos, CC BY 2.0, every photographer credited in its
+    ``LICENSE.txt``): ``$FLOWERS_DIR`` where set (a local copy, for machines without internet), else
+    downloaded once by Keras into its cache (about 220 MB) as the TensorFlow tutorials do."""
+    source = os.environ.get(FLOWERS_ENV)
+    if source:
+        folder = Path(source).expanduser()
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{FLOWERS_ENV}={source} is not a folder: point it at the extracted "
+                                    f"flower_photos folder (the one holding daisy/, roses/, ...), or unset it to "
+                                    f"download the photos from {FLOWERS_ORIGIN}")
+    else:
+        try:
+            folder = Path(keras.utils.get_file("flower_photos", origin=FLOWERS_ORIGIN, extract=True))
+        except Exception as error:  # offline: urllib's errors, wrapped by Keras
+            raise FileNotFoundError(f"The flower photos could not be downloaded from {FLOWERS_ORIGIN} ({error}). "
+                                    f"Offline, set {FLOWERS_ENV} to a local copy of the extracted folder.") from None
+    inner = folder / "flower_photos"  # the archive holds one folder of that name
+    return inner if inner.is_dir() else folder
+
+
+def as_arrays(dataset):
+    """``(images, labels)`` as two NumPy arrays, from a data set of ``(images, labels)`` batches."""
+    images, labels = zip(*((np.asarray(x), np.asarray(y)) for x, y in dataset), strict=True)
+    return np.concatenate(images), np.concatenate(labels)

@@ -321,6 +321,7 @@ def image_folder_datasets(
     strict: bool = False,
     cache: bool = True,
     memory_budget: int = MEMORY_BUDGET,
+    max_per_class: int | None = None,
 ) -> FolderDatasets:
     """Build train / validation (/ test) ``tf.data`` pipelines from a folder-per-class data set.
 
@@ -331,6 +332,8 @@ def image_folder_datasets(
     ``train/`` when there is no ``val/``. Without a ``test/`` folder, ``test_split`` of each class is held
     out as well, the same way, for an honest final number (the validation images choose the epoch and
     calibrate, so their accuracy is optimistic).
+    ``max_per_class`` takes at most that many images of each class of each split folder, chosen with ``seed``
+    before the split (a quick first run on a large folder; the check still reads every file).
 
     The folder is checked first (:func:`check_dataset`): problems that would stop training
     raise :class:`DatasetFolderError` listing them all; unreadable images are reported by path
@@ -359,17 +362,18 @@ def image_folder_datasets(
                 UnreadableImagesWarning, stacklevel=2,
             )
     height, width = (int(side) for side in image_size)
+    scans = {split: _subsample(scan, max_per_class, seed) for split, scan in check.scans.items()}
 
-    if "all" in check.scans:
-        train, val, test = split_files(check.scans["all"], validation_split, seed, test_split)
-    elif "val" not in check.scans:  # train/ (and test/) without val/: validation held out from train/
-        train, val, test = split_files(check.scans["train"], validation_split, seed, 0.0 if has_test else test_split)
-        test = labelled_files(check.scans["test"]) if has_test else test
+    if "all" in scans:
+        train, val, test = split_files(scans["all"], validation_split, seed, test_split)
+    elif "val" not in scans:  # train/ (and test/) without val/: validation held out from train/
+        train, val, test = split_files(scans["train"], validation_split, seed, 0.0 if has_test else test_split)
+        test = labelled_files(scans["test"]) if has_test else test
     else:
-        train, val, test = (labelled_files(check.scans[split]) if split in check.scans else []
+        train, val, test = (labelled_files(scans[split]) if split in scans else []
                             for split in ("train", "val", "test"))
         if not has_test and test_split:  # train/ and val/ only: the test images come from train/
-            train, _, test = split_files(_as_scan(check.scans["train"], train), 0.0, seed, test_split)
+            train, _, test = split_files(_as_scan(scans["train"], train), 0.0, seed, test_split)
     left_out = set(check.left_out)
     train, val, test = ([(path, label) for path, label in items if path not in left_out]
                         for items in (train, val, test))
@@ -496,6 +500,17 @@ def split_files(scan: FolderScan, validation_split: float, seed: int = SEED, tes
         kept = set(held[0]) | set(held[1])
         train += [(path, label) for i, path in enumerate(files) if i not in kept]
     return train, validation, test
+
+
+def _subsample(scan: FolderScan, count: int | None, seed: int) -> FolderScan:
+    """``scan`` with at most ``count`` images of each class, chosen with ``seed`` (all when ``count`` is None)."""
+    if count is None:
+        return scan
+    rng = np.random.default_rng(seed)
+    kept = [(path, 0) for paths in scan.images.values()
+            for path in (paths if len(paths) <= count else [paths[i] for i in sorted(rng.choice(len(paths), count,
+                                                                                               replace=False))])]
+    return _as_scan(scan, kept)
 
 
 def _as_scan(scan: FolderScan, items) -> FolderScan:

@@ -28,6 +28,12 @@ CIFAR10_ENV = "CIFAR10_DIR"
 #: Where ``keras.datasets.cifar10.load_data()`` downloads from.
 CIFAR10_ORIGIN = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 
+#: Environment variable naming a local copy of the TensorFlow tutorials' flower photos (the extracted folder).
+FLOWERS_ENV = "FLOWERS_DIR"
+
+#: Where the TensorFlow tutorials download the flower photos from (3,670 Flickr photos, CC BY 2.0, 5 classes).
+FLOWERS_ORIGIN = "https://storage.googleapis.com/download.tensorflow.org/example_images/flower_photos.tgz"
+
 #: Default seed for ``keras.utils.set_random_seed`` and for data splits.
 SEED = 42
 
@@ -120,6 +126,20 @@ def cifar10_source() -> str:
             f"{keras_cache_dir() / 'datasets'}); offline, set {CIFAR10_ENV}")
 
 
+def flowers_source() -> str:
+    """One line saying where ``utils.data.flower_photos()`` will take the flower photos from, without loading them."""
+    source = os.environ.get(FLOWERS_ENV)
+    if source:
+        path = Path(source).expanduser()
+        return (f"local folder {path} ({FLOWERS_ENV})" if path.is_dir() else
+                f"{FLOWERS_ENV}={source} is not a folder: loading will fail until it names the extracted flower_photos")
+    cached = keras_cache_dir() / "datasets" / "flower_photos"
+    if cached.exists():
+        return f"Keras cache {cached}"
+    return (f"Keras download from {FLOWERS_ORIGIN} on first use (about 220 MB, cached in "
+            f"{keras_cache_dir() / 'datasets'}); offline, set {FLOWERS_ENV}")
+
+
 def colab_url(notebook: str | Path) -> str:
     """Google Colab's address for a notebook of this repository, e.g. ``colab_url("notebooks/02_x.ipynb")``."""
     path = Path(notebook)
@@ -173,6 +193,7 @@ def environment_report() -> dict[str, str]:
     report["quick mode"] = (f"on ({QUICK_ENV}=1): small subsets, few epochs" if quick_mode()
                             else f"off: full data and epochs (set {QUICK_ENV}=1 for a fast trial run)")
     report["CIFAR-10 from"] = cifar10_source()
+    report["flower photos from"] = flowers_source()
     cache = keras_cache_dir()
     present = [name for name in _IMAGENET_FILES if (cache / "models" / name).exists()]
     report["Keras cache"] = f"{cache}" + (f" (offline weights: {', '.join(present)})" if present

@@ -34,7 +34,7 @@ import pandas as pd
 from utils import cnn, plots, transfer
 from utils.backbones import default_image_size
 from utils.calibration import calibrate_with_outputs
-from utils.data import load_data
+from utils.data import as_arrays, load_data
 from utils.evaluation import evaluate, most_confident_mistakes, predict_dataset, prediction_titles
 from utils.images import load_image
 from utils.saving import model_info_path, save_model
@@ -184,16 +184,12 @@ def train_on_folder(data_dir, backbone: str = DEFAULT_BACKBONE, recipe: str = "t
 
 def _train_fast(data, epochs, minutes, verbose):
     """Notebook 02's fast recipe on the folder's images, all read into memory at 32 x 32."""
-    def arrays(dataset):
-        images, labels = zip(*((np.asarray(x), np.asarray(y)) for x, y in dataset), strict=True)
-        return np.concatenate(images).astype("uint8"), np.concatenate(labels)
-
-    x_train, y_train = arrays(data.train)
+    x_train, y_train = as_arrays(data.train)
     batch_size = max(32, min(1024, 2 ** int(np.log2(max(1, len(x_train) // 20)))))  # 20+ steps an epoch
     settings = {**cnn.RECIPE, "batch_size": batch_size}
     with precision(best_precision()):
         model = cnn.recipe_cnn(x_train, settings, len(data.class_names))
-    cnn.train(model, x_train, y_train, settings, validation_data=arrays(data.validation), minutes=minutes,
+    cnn.train(model, x_train, y_train, settings, validation_data=as_arrays(data.validation), minutes=minutes,
               epochs=None if minutes else epochs, verbose=verbose)
     return model
 
