@@ -54,7 +54,7 @@ def test_flower_photos_come_from_flowers_dir_or_say_what_to_set(tmp_path, monkey
     monkeypatch.setenv("FLOWERS_DIR", str(tmp_path / "flower_photos"))  # or that folder itself
     assert data.flower_photos() == tmp_path / "flower_photos"
     monkeypatch.setenv("FLOWERS_DIR", str(tmp_path / "missing"))
-    with pytest.raises(FileNotFoundError, match="FLOWERS_DIR=.*missing is not a folder"):
+    with pytest.raises(FileNotFoundError, match=r"FLOWERS_DIR=.*missing is not a folder"):
         data.flower_photos()
 
 
@@ -66,5 +66,5 @@ def test_flower_photos_offline_without_flowers_dir_names_the_variable(tmp_path, 
         raise Exception("URL fetch failure: no internet")
 
     monkeypatch.setattr(data.keras.utils, "get_file", offline)
-    with pytest.raises(FileNotFoundError, match="could not be downloaded.*set FLOWERS_DIR"):
+    with pytest.raises(FileNotFoundError, match=r"could not be downloaded.*set FLOWERS_DIR"):
         data.flower_photos()
