@@ -352,8 +352,10 @@ def recipe_cnn(train_images, settings=RECIPE, num_classes=10):
 
 
 # --- notebooks/02_cnn_step_by_step.ipynb, cell train ---
-def train(model, x_train, y_train, settings=RECIPE, validation_data=None, minutes=None, epochs=None, verbose=1):
-    """Compile `model` as `settings` say and fit it on augmented batches within `minutes` and/or `epochs`."""
+def train(model, x_train, y_train, settings=RECIPE, validation_data=None, minutes=None, epochs=None, verbose=1,
+          callbacks=()):
+    """Compile `model` as `settings` say and fit it on augmented batches within `minutes` and/or `epochs`;
+    `callbacks`: more Keras callbacks (the command line's Ctrl-C handling)."""
     if settings["optimizer"] == "adam":
         optimizer = keras.optimizers.Adam(settings["learning_rate"], weight_decay=settings["weight_decay"] or None)
 
@@ -380,7 +382,7 @@ def train(model, x_train, y_train, settings=RECIPE, validation_data=None, minute
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=settings["label_smoothing"]),
                   metrics=["accuracy"])
     budget = TimeBudget(schedule, minutes=minutes, epochs=epochs, verbose=verbose)
-    callbacks = [budget, BudgetProgbar(budget), *extra]
+    callbacks = [budget, BudgetProgbar(budget), *extra, *callbacks]
     if settings["lookahead"]:
         callbacks.append(Lookahead(budget.progress))
     classes = model.output_shape[-1]

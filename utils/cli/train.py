@@ -18,6 +18,7 @@ from utils.calibration import calibrate_with_outputs
 from utils.cifar10 import load_cifar10
 from utils.cli import train_folder
 from utils.cli.arguments import parse_assignments, positive
+from utils.cli.train_folder import StopOnCtrlC
 from utils.data import cifar10_splits, hold_out, stratified_subset
 from utils.evaluation import evaluate, predict_proba
 from utils.saving import model_info_path, save_model
@@ -182,16 +183,20 @@ def train_cifar10(args) -> int:
     keras.utils.set_random_seed(SEED if args.seed is None else args.seed)
     with precision(best_precision()):
         model = cnn.baseline_cnn(len(class_names)) if baseline else cnn.recipe_cnn(x_train, settings, len(class_names))
-    interrupted = False
+    ctrl_c = StopOnCtrlC()  # the first Ctrl-C ends training after the current step; the model so far is kept
     try:
         history = cnn.train(model, x_train, y_train, settings, minutes=args.minutes, epochs=epochs,
-                            verbose=args.verbose)
-    except KeyboardInterrupt:  # Ctrl-C: evaluate and save the model as it is, then say so
-        interrupted, history = True, model.history
+                            verbose=args.verbose, callbacks=[ctrl_c])
+    except KeyboardInterrupt:  # a second Ctrl-C: at once
+        ctrl_c.pressed = True
+        ctrl_c.on_train_end()  # SIGINT's handler back as it was
+        history = model.history
+    interrupted = ctrl_c.pressed
+    if interrupted:
         if not history.history.get("seconds"):
             print("\nCtrl-C before the first epoch ended: nothing to evaluate or save", file=sys.stderr)
             return 130
-        print(f"\nCtrl-C: stopped after {len(history.history['seconds'])} epoch(s); evaluating the model so far")
+        print(f"\nCtrl-C: stopped after {history.history['epochs_done'][-1]:.1f} epoch(s); evaluating the model so far")
     final = cnn.tta_model(model, settings["test_views"])  # what is saved, and what the accuracy below measures
     seconds = history.history["seconds"][-1]
     done = f"{history.history['epochs_done'][-1]:.1f} epochs of batches of {settings['batch_size']}"
