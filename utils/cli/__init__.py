@@ -8,6 +8,7 @@ Commands:
   check-dataset  check a folder-per-class data set before training (exit 0 usable, 1 problems, 2 bad path)
   predict        top-k classes of image files or folders with an ImageNet model or a saved .keras model
   run-notebooks  execute the notebooks in order, each in a fresh kernel, and print a summary table
+  export-model   a .keras model as SavedModel, LiteRT and ONNX files, each run and compared with the Keras model
   regenerate     write the #@save cells of notebooks 02 and 04 to utils/cnn.py and utils/transfer.py
 
 This package is the command line's own: the notebooks' library (the rest of ``utils``) never imports it.
@@ -19,10 +20,10 @@ import argparse
 import sys
 
 from utils.cifar10 import Cifar10FormatError, Cifar10NotAvailable
-from utils.cli import benchmark, check_dataset, info, predict, regenerate, run_notebooks, train
+from utils.cli import benchmark, check_dataset, export_model, info, predict, regenerate, run_notebooks, train
 from utils.images import ImageLoadError
 
-COMMANDS = (info, train, benchmark, check_dataset, predict, run_notebooks, regenerate)
+COMMANDS = (info, train, benchmark, check_dataset, predict, export_model, run_notebooks, regenerate)
 
 
 def main(argv=None) -> int:
