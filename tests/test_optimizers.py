@@ -62,3 +62,45 @@ def test_scales_match_on_the_variable_path_and_multiply():
     assert ScaledSGD(scales={"a": keras.Variable(2.0)}).get_config()["scales"] == {"a": 2.0}
     with pytest.raises(ValueError):
         ScaledSGD(momentum=2.0)
+
+
+def test_newton_schulz_orthogonalises_tall_and_wide_matrices():
+    from keras import ops
+
+    from utils.cnn import newton_schulz
+
+    for shape in ((288, 64), (64, 288)):
+        matrix = np.random.default_rng(1).normal(size=shape).astype("float32")
+        result = np.asarray(newton_schulz(ops.convert_to_tensor(matrix)))
+        singular = np.linalg.svd(result, compute_uv=False)
+        assert result.shape == shape and singular.min() > 0.5 and singular.max() < 1.3
+        u, _, vt = np.linalg.svd(matrix, full_matrices=False)
+        direction = np.sum(result * (u @ vt)) / (np.linalg.norm(result) * np.linalg.norm(u @ vt))
+        assert direction > 0.95, "close to the orthogonal matrix nearest to it"
+
+
+def test_muon_steps_the_filters_orthogonally_and_sgd_the_rest():
+    from utils.cnn import MuonSGD
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((6, 6, 4))
+    x = keras.layers.Conv2D(8, 3, use_bias=False, name="conv")(inputs)
+    outputs = keras.layers.Dense(4, name="head")(keras.layers.Flatten()(x))
+    model = keras.Model(inputs, outputs)
+    rng = np.random.default_rng(2)  # random targets: a full-rank gradient for the filters
+    images, targets = rng.normal(size=(8, 6, 6, 4)).astype("float32"), rng.normal(size=(8, 4)).astype("float32")
+    with tf.GradientTape() as tape:
+        loss = keras.losses.MeanSquaredError()(targets, model(images))
+    gradients = dict(zip([w.path for w in model.trainable_weights],
+                         tape.gradient(loss, model.trainable_weights), strict=True))
+    before = {w.path: w.numpy().copy() for w in model.trainable_weights}
+    model.compile(optimizer=MuonSGD(learning_rate=0.1, momentum=0.9, muon_ratio=0.5, muon_momentum=0.6), loss="mse")
+    model.fit(images, targets, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    after = {w.path: w.numpy() for w in model.trainable_weights}
+    kernel = before["conv/kernel"]
+    normalised = kernel * (8**0.5 / np.linalg.norm(kernel))
+    step = (normalised - after["conv/kernel"]).reshape(-1, 8) / (0.1 * 0.5)
+    singular = np.linalg.svd(step, compute_uv=False)
+    assert singular.min() > 0.5 and singular.max() < 1.3, "the filters' step is (nearly) orthogonal"
+    np.testing.assert_allclose(before["head/kernel"] - after["head/kernel"],
+                               0.1 * 1.9 * np.asarray(gradients["head/kernel"]), rtol=1e-4, atol=1e-7)

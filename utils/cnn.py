@@ -21,6 +21,7 @@ __all__ = [
     "BASELINE",
     "RECIPE",
     "Lookahead",
+    "MuonSGD",
     "ScaledSGD",
     "augmented_batches",
     "axis_map",
@@ -28,6 +29,7 @@ __all__ = [
     "conv_block",
     "identity_init",
     "learning_rate_at",
+    "newton_schulz",
     "patch_whitening_kernel",
     "recipe_cnn",
     "shift_matrix",
@@ -280,6 +282,53 @@ def tta_model(model, views=6):
     return wrapped
 
 
+# --- notebooks/02_cnn_step_by_step.ipynb, cell muon ---
+def newton_schulz(matrix, steps=5):
+    """An approximation of the orthogonal matrix nearest to `matrix` (the same singular vectors, singular values
+    near 1), by Newton-Schulz iterations, as Muon computes it."""
+    a, b, c = 3.4445, -4.7750, 2.0315
+    x = matrix / (ops.sqrt(ops.sum(matrix * matrix)) + 1e-7)  # singular values at most 1
+    wide = matrix.shape[0] <= matrix.shape[1]
+    x = x if wide else ops.transpose(x)  # X·Xᵀ is the smaller square
+    for _ in range(steps):
+        gram = ops.matmul(x, ops.transpose(x))
+        x = a * x + ops.matmul(b * gram + c * ops.matmul(gram, gram), x)
+    return x if wide else ops.transpose(x)
+
+
+class MuonSGD(ScaledSGD):
+    """`ScaledSGD`, except for the 3 x 3 convolution filters: Muon's step, their momentum-averaged gradient
+    orthogonalised by `newton_schulz` (the filter bank reshaped to a matrix), at `muon_ratio` times the
+    learning rate, with its own `muon_momentum`, and the bank's norm reset to sqrt(filters) before each step
+    (which also undoes weight decay on them)."""
+
+    def __init__(self, muon_ratio=0.16, muon_momentum=0.6, **kwargs):
+        super().__init__(**kwargs)
+        self.muon_ratio, self.muon_momentum = muon_ratio, muon_momentum
+
+    def build(self, variables):
+        if self.built:
+            return
+        super().build(variables)
+        self._muon = [len(variable.shape) == 4 and variable.shape[0] > 1 for variable in variables]  # 3 x 3 filters
+
+    def update_step(self, gradient, variable, learning_rate):
+        index = self._get_variable_index(variable)
+        if not self._muon[index]:
+            return super().update_step(gradient, variable, learning_rate)
+        gradient = ops.cast(gradient, variable.dtype)
+        buffer, momentum = self.momentums[index], ops.cast(self.muon_momentum, variable.dtype)
+        self.assign(buffer, momentum * buffer + gradient)
+        step = gradient + momentum * buffer  # Nesterov
+        filters = variable.shape[-1]
+        update = ops.reshape(newton_schulz(ops.reshape(step, (-1, filters))), variable.shape)
+        self.assign(variable, variable * (filters**0.5 / (ops.sqrt(ops.sum(variable * variable)) + 1e-7)))
+        self.assign_sub(variable, ops.cast(learning_rate, variable.dtype) * self.muon_ratio * update)
+
+    def get_config(self):
+        return {**super().get_config(), "muon_ratio": self.muon_ratio, "muon_momentum": self.muon_momentum}
+
+
 # --- notebooks/02_cnn_step_by_step.ipynb, cell recipe ---
 RECIPE = {
     # the network: recipe_cnn
@@ -293,7 +342,7 @@ RECIPE = {
     "flip": "alternating",       # or "random", or None
     "translate": 2,              # pixels
     # the training: train (3.3-3.5, 3.8)
-    "optimizer": "sgd",          # SGD with Nesterov momentum (3.3), or "adam" (the baseline's)
+    "optimizer": "sgd",          # SGD with Nesterov momentum (3.3), "muon" (3.10) or "adam" (the baseline's)
     "batch_size": 1024,
     "learning_rate": 1.5,        # the peak, for batches of 1,024 (scaled in proportion to the batch)
     "momentum": 0.85,
@@ -302,6 +351,8 @@ RECIPE = {
     "label_smoothing": 0.2,      # (3.5)
     "whitening_bias_epochs": 3,  # the whitening layer's bias learns for the first 3 epochs
     "lookahead": True,           # (3.8)
+    "muon_learning_rate": 0.24,  # with "muon": the filters' peak step (the schedule's shape), and
+    "muon_momentum": 0.6,        # their momentum (airbench94_muon's values)
     # at test time: tta_model (3.9)
     "test_views": 6,
 }
@@ -367,11 +418,15 @@ def train(model, x_train, y_train, settings=RECIPE, validation_data=None, minute
         def schedule(progress):
             return learning_rate_at(progress, peak)
 
-        optimizer = ScaledSGD(momentum=settings["momentum"], nesterov=True,
-                              weight_decay=settings["weight_decay"] or None,
-                              scales={"beta": settings["bias_scale"]})  # batch norm's offsets
+        options = dict(momentum=settings["momentum"], nesterov=True, weight_decay=settings["weight_decay"] or None,
+                       scales={"beta": settings["bias_scale"]})  # batch norm's offsets
+        if settings["optimizer"] == "muon":  # the filters' steps follow the same schedule, to their own peak
+            optimizer = MuonSGD(muon_ratio=settings["muon_learning_rate"] / peak,
+                                muon_momentum=settings["muon_momentum"], **options)
+        else:
+            optimizer = ScaledSGD(**options)
     extra = []
-    if settings["whitening"] and settings["optimizer"] == "sgd":  # the whitening bias learns for its first epochs
+    if settings["whitening"] and settings["optimizer"] != "adam":  # the whitening bias learns for its first epochs
         stem_bias = model.get_layer("stem").bias
         bias_on = keras.Variable(1.0, trainable=False, name="stem_bias_on")
         optimizer.scales[stem_bias.path] = bias_on
