@@ -55,6 +55,8 @@ def test_train_quick_run_reports_and_saves(cli, tmp_path):
     assert match, last
     assert float(match.group(1)) > 0.2  # 10 classes: chance is 0.1
     assert "Epoch 2/2" in result.stdout and "trained 2.0 epochs of batches of 256" in result.stdout
+    assert re.search(r"training cost: 0\.19\d GFLOP per training image .* 0\.00\d PFLOP in all \(9,\d{3} images seen\)",
+                     result.stdout), "the ruler: FLOPs per image and in all"
     info = json.loads(path.with_suffix(".json").read_text())
     assert info["class_names"][0] == "airplane" and info["test_accuracy"] == float(match.group(1))
     assert "training on 4800 images" in result.stdout  # 200 of the 5,000 held out to fit the temperature on

@@ -21,6 +21,7 @@ from utils.cli.arguments import parse_assignments, positive
 from utils.cli.train_folder import StopOnCtrlC
 from utils.data import cifar10_splits, hold_out, stratified_subset
 from utils.evaluation import evaluate, predict_proba
+from utils.flops import forward_flops, training_flops
 from utils.saving import model_info_path, save_model
 from utils.settings import DEFAULT_BACKBONE, OFFLINE_BACKBONE, SEED, best_precision, by_mode, precision, quick_mode
 
@@ -224,6 +225,10 @@ def train_cifar10(args) -> int:
                    **({"changed": {k: repr(v) for k, v in changed.items()}} if changed else {}))
         print(f"saved {args.save} (+ {model_info_path(args.save).name})")
     print(f"trained {done}")
+    images_seen = history.history["epochs_done"][-1] * (len(x_train) // settings["batch_size"] * settings["batch_size"])
+    print(f"training cost: {training_flops(model, 1) / 1e9:.3f} GFLOP per training image (three forward passes of "
+          f"{forward_flops(model) / 1e9:.3f}), {training_flops(model, images_seen) / 1e15:.3f} PFLOP in all "
+          f"({images_seen:,.0f} images seen): the ruler that does not depend on the machine")
     print(f"{evaluated_on}_accuracy={accuracy:.4f} train_seconds={seconds:.0f} params={model.count_params()}")
     if interrupted:
         print("interrupted: the figures above are those of the model when Ctrl-C came. The recipe's schedule is "
