@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import types
 from pathlib import Path
 
@@ -16,7 +19,7 @@ import pytest
 from image_files import write_messy_folder
 
 from utils.cli import main
-from utils.settings import CIFAR10_ENV, FLOWERS_ENV, keras_cache_dir
+from utils.settings import CIFAR10_ENV, FLOWERS_ENV, REPO_ROOT, keras_cache_dir
 
 
 def _cifar10_missing() -> str | None:
@@ -140,3 +143,26 @@ def cli(capsys, monkeypatch):
         return types.SimpleNamespace(returncode=status, stdout=out, stderr=err)
 
     return run
+
+
+def ctrl_c_when(args, marker: str, timeout: float = 180) -> tuple[int, str]:
+    """Run ``python -m utils *args`` (quick mode) in a fresh process, send it a real Ctrl-C (SIGINT) when a line of
+    its output starts with ``marker``, and return its exit status and all it printed. A suite started in the
+    background inherits SIGINT ignored, so the child restores Python's handler first, as a terminal would have
+    it (in the child itself: a preexec_fn in this multi-threaded process crashed the child on Python 3.12)."""
+    ctrl_c_able = ("import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                   "runpy.run_module('utils', run_name='__main__', alter_sys=True)")
+    process = subprocess.Popen([sys.executable, "-c", ctrl_c_able, *args], cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True,
+                               env={**os.environ, "QUICK": "1", "PYTHONUNBUFFERED": "1"})
+    lines = []
+    try:
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith(marker):
+                process.send_signal(signal.SIGINT)
+                break
+        out = "".join(lines) + process.communicate(timeout=timeout)[0]
+    finally:
+        process.kill()
+    return process.returncode, out

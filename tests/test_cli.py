@@ -1,15 +1,14 @@
 """python -m utils: the commands run and fail with one clear line (in this process: ``cli`` of conftest.py)."""
 
 import json
-import os
 import re
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import keras
 import pytest
+from conftest import ctrl_c_when
 from image_files import write_bad, write_kind
 
 from utils.settings import OFFLINE_BACKBONE, REPO_ROOT
@@ -69,25 +68,10 @@ def test_train_quick_run_reports_and_saves(cli, tmp_path):
 @pytest.mark.needs_cifar10
 def test_ctrl_c_during_cifar10_training_keeps_evaluates_and_saves_the_model_so_far(tmp_path):
     path = tmp_path / "cnn.keras"
-    # a real Ctrl-C (SIGINT) to a real `python -m utils train` during its third epoch; the child restores Python's
-    # SIGINT handler itself, as a terminal would have it (a suite started in the background inherits it ignored)
-    ctrl_c_able = ("import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
-                   "runpy.run_module('utils', run_name='__main__', alter_sys=True)")
-    process = subprocess.Popen([sys.executable, "-c", ctrl_c_able, "train", "--recipe", "fast", "--epochs", "100",
-                                "--save", str(path), "--verbose", "2"], cwd=REPO_ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True,
-                               env={**os.environ, "QUICK": "1", "PYTHONUNBUFFERED": "1"})
-    lines = []
-    try:
-        for line in process.stdout:
-            lines.append(line)
-            if line.startswith("Epoch 3/"):
-                process.send_signal(signal.SIGINT)
-                break
-        out = "".join(lines) + process.communicate(timeout=180)[0]
-    finally:
-        process.kill()
-    assert process.returncode == 130, out[-3000:]
+    # a real Ctrl-C (SIGINT) to a real `python -m utils train` during its third epoch
+    returncode, out = ctrl_c_when(["train", "--recipe", "fast", "--epochs", "100", "--save", str(path),
+                                   "--verbose", "2"], "Epoch 3/")
+    assert returncode == 130, out[-3000:]
     assert "Ctrl-C: stopping after this step" in out and "Traceback" not in out
     assert re.search(r"^test_accuracy=0\.\d{4} ", out, re.MULTILINE) and "interrupted: the figures above" in out
     assert keras.models.load_model(path).output_shape == (None, 10), "the model so far is saved"

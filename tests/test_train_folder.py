@@ -3,19 +3,15 @@
 
 import csv
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ctrl_c_when
 from PIL import Image
 
 from utils.folders import scan_image_folder, split_files
-from utils.settings import REPO_ROOT
 
 
 @pytest.fixture(autouse=True)
@@ -108,25 +104,9 @@ def test_ctrl_c_keeps_the_best_model_and_resume_continues_from_the_last_epoch(cl
     model = tmp_path / "out" / "colours.keras"
     command = ["train", "--data", str(root), "--backbone", "mobilenet_v1_025", "--image-size", "64",
                "--fine-tune-epochs", "0", "--patience", "0", "--save", str(model), "--verbose", "2"]
-    # a real Ctrl-C (SIGINT) to a real `python -m utils` process, after its second epoch. A suite started in the
-    # background inherits SIGINT ignored, so the child restores Python's handler first, as a terminal would
-    # have it (in the child itself: a preexec_fn in this multi-threaded process crashed the child on Python 3.12)
-    ctrl_c_able = ("import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
-                   "runpy.run_module('utils', run_name='__main__', alter_sys=True)")
-    process = subprocess.Popen([sys.executable, "-c", ctrl_c_able, *command, "--epochs", "200"], cwd=REPO_ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env={**os.environ, "QUICK": "1", "PYTHONUNBUFFERED": "1"})
-    lines = []
-    try:
-        for line in process.stdout:
-            lines.append(line)
-            if line.startswith("Epoch 3/"):  # epochs 1 and 2 are done, and backed up
-                process.send_signal(signal.SIGINT)
-                break
-        out = "".join(lines) + process.communicate(timeout=120)[0]
-    finally:
-        process.kill()
-    assert process.returncode == 130, out[-3000:]
+    # a real Ctrl-C (SIGINT) to a real `python -m utils` process, after its second epoch
+    returncode, out = ctrl_c_when([*command, "--epochs", "200"], "Epoch 3/", timeout=120)  # 1 and 2 backed up
+    assert returncode == 130, out[-3000:]
     assert "Ctrl-C: stopped during stage 1: head" in out and "--resume" in out.splitlines()[-1]
     assert "Traceback" not in out
     info = json.loads(model.with_suffix(".json").read_text())
