@@ -54,7 +54,7 @@ def test_train_quick_run_reports_and_saves(cli, tmp_path):
     assert match, last
     assert float(match.group(1)) > 0.2  # 10 classes: chance is 0.1
     assert "Epoch 2/2" in result.stdout and "trained 2.0 epochs of batches of 256" in result.stdout
-    assert re.search(r"training cost: 0\.19\d GFLOP per training image .* 0\.00\d PFLOP in all \(9,\d{3} images seen\)",
+    assert re.search(r"training cost: 0\.709 GFLOP per training image .* 0\.00\d PFLOP in all \(9,\d{3} images seen\)",
                      result.stdout), "the ruler: FLOPs per image and in all"
     info = json.loads(path.with_suffix(".json").read_text())
     assert info["class_names"][0] == "airplane" and info["test_accuracy"] == float(match.group(1))
@@ -162,7 +162,8 @@ def test_predict_reports_top_k_writes_csv_and_names_bad_files(cli, tmp_path):
     model, reading, ceiling, share = map(float, re.search(
         r"model alone runs ([\d.]+) images/s.*\n.*reading the files alone .* runs ([\d.]+) images/s; .* at most "
         r"([\d.]+) images/s, and this run reached (\d+)% of that", result.stdout).groups())
-    assert model > 0 and reading > 0 and ceiling == pytest.approx(1 / (1 / model + 1 / reading), abs=0.1) and share > 0
+    expected = 1 / (1 / model + 1 / reading)  # from rates printed to 0.1 images/s
+    assert model > 0 and reading > 0 and share > 0 and ceiling == pytest.approx(expected, rel=0.01, abs=0.1)
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and str(folder / "c.jpg") in errors[0] and "truncated" in errors[0]
     assert re.search(r"^  3\. \S+ +0\.\d{4}$", result.stdout, re.MULTILINE) and "  4. " not in result.stdout

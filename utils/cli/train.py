@@ -2,7 +2,7 @@
 transfer learning on your own folder (``--data DIR``, :mod:`utils.cli.train_folder`).
 
 The recipe's settings are one dict, notebook 02's ``RECIPE``: ``--set NAME=VALUE`` changes one entry
-(``--set widths=(64,256,256) --set batch_size=512``), ``--without NAME`` removes one ingredient, as
+(``--set widths=(32,128,128) --set batch_size=512``), ``--without NAME`` removes one ingredient, as
 :data:`INGREDIENTS` says in terms of those entries. ``docs/results.md`` has what removing each one costs.
 """
 
@@ -106,7 +106,7 @@ def add_parser(commands) -> None:
                        help="train the fast recipe without this ingredient (repeatable): " + ", ".join(INGREDIENTS))
     cifar.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                        help="change a setting of notebook 02's RECIPE (notebook 02 explains each, notebook 03 "
-                            "prints them), e.g. --set widths=(64,256,256) (repeatable)")
+                            "prints them), e.g. --set widths=(32,128,128) (repeatable)")
     folder = train.add_argument_group("your own folder (--data DIR)")
     folder.add_argument("--backbone", default=DEFAULT_BACKBONE, help=f"a backbone key of notebook 04's table "
                         f"(default {DEFAULT_BACKBONE}; {OFFLINE_BACKBONE} works offline)")
