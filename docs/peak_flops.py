@@ -1,6 +1,7 @@
 """What fraction of this machine's practical peak a training step of the recipe reaches.
 
-The practical peak: a large matrix product (4,096 x 4,096, bfloat16 and float32), the best a CPU does. The step:
+The practical peak: a large matrix product (4,096 x 4,096, bfloat16 and float32); where oneDNN uses AMX, its
+forward convolutions run faster still (docs/profile_onednn.py). The step (docs/step_rates.py):
 training images per second of notebook 02's recipe (``utils.cnn``, the precision ``train`` uses, random images,
 after a warm-up), times the FLOPs of one training image (``utils.flops``). Run from the repository root on a quiet
 machine: ``.venv/bin/python docs/peak_flops.py`` (figures in docs/results.md, "Speed").
@@ -9,11 +10,11 @@ machine: ``.venv/bin/python docs/peak_flops.py`` (figures in docs/results.md, "S
 import time
 
 import keras
-import numpy as np
 import tensorflow as tf
+from step_rates import measure  # docs/step_rates.py
 
-from utils import cnn, flops
-from utils.settings import best_precision, precision
+from utils import cnn
+from utils.settings import best_precision
 
 
 def matmul_peak(dtype, size=4096, seconds=5.0):
@@ -28,28 +29,12 @@ def matmul_peak(dtype, size=4096, seconds=5.0):
     return 2 * size**3 * calls / (time.perf_counter() - start)
 
 
-def training_rate(steps=12, batch_size=1024):
-    images = np.random.default_rng(0).integers(0, 256, (batch_size * 4, 32, 32, 3)).astype("uint8")
-    labels = np.random.default_rng(1).integers(0, 10, (batch_size * 4, 1))
-    with precision(best_precision()):
-        model = cnn.recipe_cnn(images)
-    history = cnn.train(model, images, labels, epochs=2, verbose=0)  # compiles and warms up
-    batches = cnn.augmented_batches(images, labels, batch_size, 10)
-    iterator = iter(batches)
-    start = time.perf_counter()
-    for _ in range(steps):
-        model.train_on_batch(*next(iterator))
-    del history
-    return steps * batch_size / (time.perf_counter() - start), model
-
-
 if __name__ == "__main__":
     keras.utils.set_random_seed(0)
     peaks = {name: matmul_peak(dtype) for name, dtype in (("bfloat16", tf.bfloat16), ("float32", tf.float32))}
     for name, peak in peaks.items():
         print(f"practical peak, {name} matmul 4096 x 4096: {peak / 1e9:.0f} GFLOP/s")
-    rate, model = training_rate()
-    per_image = flops.training_flops(model, 1)
+    rate, per_image = measure(cnn.RECIPE["widths"])
     print(f"recipe training step ({best_precision()}): {rate:.0f} images/s x {per_image / 1e9:.3f} GFLOP = "
           f"{rate * per_image / 1e9:.0f} GFLOP/s, {rate * per_image / peaks['bfloat16']:.0%} of the bfloat16 peak, "
           f"{rate * per_image / peaks['float32']:.0%} of the float32 peak")
