@@ -118,17 +118,18 @@ def default_path(model_path, fmt: str) -> Path:
     return model_path.with_name(model_path.stem + FORMATS[fmt])
 
 
-def export(model, path, fmt: str, representative=None) -> Path:
+def export(model, path, fmt: str, representative=None, float32=None) -> Path:
     """Export :func:`float32_copy` of ``model`` to ``path`` as ``fmt``; ``representative``: images (raw 0-255) for
-    ``litert-int8``. Writes under a temporary name and renames at the end; raises
-    :class:`ExportError` naming the format, with nothing left behind, if the format cannot take the model."""
+    ``litert-int8``; ``float32``: that copy, if already made (exporting several formats). Writes under a temporary
+    name and renames at the end; raises :class:`ExportError` naming the format, with nothing left behind, if the
+    format cannot take the model."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
-        model = float32_copy(model)
+        model = float32_copy(model) if float32 is None else float32
         written = staging / path.name
         with quiet():
             if fmt == "savedmodel":

@@ -72,7 +72,7 @@ def run(args) -> int:
         path = Path(args.output) if args.output else export.default_path(args.model, fmt)
         start = time.perf_counter()
         try:
-            export.export(model, path, fmt, representative=training)
+            export.export(model, path, fmt, representative=training, float32=float32)
         except export.ExportError as err:
             print(f"error: {args.model}: {err}", file=sys.stderr)
             return 2
