@@ -18,8 +18,8 @@ images = np.random.default_rng(0).integers(0, 256, (4096, 32, 32, 3)).astype("ui
 labels = np.random.default_rng(1).integers(0, 10, (4096, 1))
 
 
-def measure(widths, batch_size=1024, steps=6):
-    """(training images per second, training FLOPs per image) of the recipe at ``widths``."""
+def warmed_up(widths, batch_size=1024):
+    """The recipe's network at ``widths``, compiled by ``cnn.train`` and warmed up, and three augmented batches."""
     settings = {**cnn.RECIPE, "widths": widths, "batch_size": batch_size}
     with precision(best_precision()):
         model = cnn.recipe_cnn(images, settings)
@@ -28,6 +28,12 @@ def measure(widths, batch_size=1024, steps=6):
     batches = [next(iterator) for _ in range(3)]
     for batch in batches:
         model.train_on_batch(*batch)
+    return model, batches
+
+
+def measure(widths, batch_size=1024, steps=6):
+    """(training images per second, training FLOPs per image) of the recipe at ``widths``."""
+    model, batches = warmed_up(widths, batch_size)
     start = time.perf_counter()
     for step in range(steps):
         model.train_on_batch(*batches[step % 3])

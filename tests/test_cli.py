@@ -46,7 +46,7 @@ def test_unknown_command_is_a_usage_error(cli):
 def test_train_quick_run_reports_and_saves(cli, tmp_path):
     path = tmp_path / "cnn.keras"
     result = cli("train", "--recipe", "fast", "--epochs", "2", "--save", str(path), "--verbose", "2",
-                 env={"QUICK": "1"})
+                 "--set", "widths=(16,64,64)", env={"QUICK": "1"})  # a narrow network: the behaviour, not the figure
     assert result.returncode == 0, result.stderr[-2000:]
     assert "utils/cnn.py, the code of notebook 02" in result.stdout
     last = result.stdout.strip().splitlines()[-1]
@@ -54,8 +54,12 @@ def test_train_quick_run_reports_and_saves(cli, tmp_path):
     assert match, last
     assert float(match.group(1)) > 0.2  # 10 classes: chance is 0.1
     assert "Epoch 2/2" in result.stdout and "trained 2.0 epochs of batches of 256" in result.stdout
-    assert re.search(r"training cost: 0\.709 GFLOP per training image .* 0\.00\d PFLOP in all \(9,\d{3} images seen\)",
-                     result.stdout), "the ruler: FLOPs per image and in all"
+    ruler = re.search(r"training cost: ([\d.]+) GFLOP per training image \(three forward passes of ([\d.]+)\), "
+                      r"([\d.]+) PFLOP in all \(([\d,]+) images seen\)", result.stdout)
+    assert ruler, "the ruler: FLOPs per image and in all"
+    per_image, forward, total, seen = (float(group.replace(",", "")) for group in ruler.groups())
+    assert per_image == 0.061 and per_image == pytest.approx(3 * forward, abs=0.002), "widths 16/64/64, counted"
+    assert seen == 2 * 4608 and total == pytest.approx(per_image * seen / 1e6, abs=0.0005)
     info = json.loads(path.with_suffix(".json").read_text())
     assert info["class_names"][0] == "airplane" and info["test_accuracy"] == float(match.group(1))
     assert "training on 4800 images" in result.stdout  # 200 of the 5,000 held out to fit the temperature on
@@ -70,7 +74,7 @@ def test_ctrl_c_during_cifar10_training_keeps_evaluates_and_saves_the_model_so_f
     path = tmp_path / "cnn.keras"
     # a real Ctrl-C (SIGINT) to a real `python -m utils train` during its third epoch
     returncode, out = ctrl_c_when(["train", "--recipe", "fast", "--epochs", "100", "--save", str(path),
-                                   "--verbose", "2"], "Epoch 3/")
+                                   "--verbose", "2", "--set", "widths=(16,64,64)"], "Epoch 3/")
     assert returncode == 130, out[-3000:]
     assert "Ctrl-C: stopping after this step" in out and "Traceback" not in out
     assert re.search(r"^test_accuracy=0\.\d{4} ", out, re.MULTILINE) and "interrupted: the figures above" in out
@@ -162,7 +166,9 @@ def test_predict_reports_top_k_writes_csv_and_names_bad_files(cli, tmp_path):
     model, reading, ceiling, share = map(float, re.search(
         r"model alone runs ([\d.]+) images/s.*\n.*reading the files alone .* runs ([\d.]+) images/s; .* at most "
         r"([\d.]+) images/s, and this run reached (\d+)% of that", result.stdout).groups())
-    assert model > 0 and reading > 0 and ceiling == pytest.approx(1 / (1 / model + 1 / reading), abs=0.1) and share > 0
+    assert model > 0 and reading > 0 and ceiling == pytest.approx(1 / (1 / model + 1 / reading), abs=0.1)
+    rate = float(re.search(r"predicted with .* \(([\d.]+) images/s", result.stdout).group(1))
+    assert share == pytest.approx(100 * rate / ceiling, abs=0.5 + 10 / ceiling), "rounded to 1 %"
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and str(folder / "c.jpg") in errors[0] and "truncated" in errors[0]
     assert re.search(r"^  3\. \S+ +0\.\d{4}$", result.stdout, re.MULTILINE) and "  4. " not in result.stdout

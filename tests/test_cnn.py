@@ -124,6 +124,40 @@ def test_the_recipe_trains_learns_and_records_its_budget():
     assert np.array_equal(stem_bias.numpy(), before), "switched off, the stem's bias does not move at all"
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "muon"])
+def test_notebook_03_written_out_training_is_cnn_train(optimizer):
+    """Notebook 03 writes out compile and fit; `python -m utils train` runs cnn.train: both must train alike."""
+    import nbformat
+
+    import utils
+
+    notebook = nbformat.read(utils.settings.REPO_ROOT / "notebooks" / "03_fast_recipe_cifar10.ipynb", as_version=4)
+    cells = {cell.get("id"): cell.source for cell in notebook.cells}
+    images, labels = tiny_data(512)
+    settings = {**SMALL, "batch_size": 64, "whitening_bias_epochs": 1, "optimizer": optimizer}
+    names = [f"class {i}" for i in range(10)]
+    namespace = dict(utils=utils, cnn=cnn, keras=keras, settings=settings, x_train=images, y_train=labels,
+                     x_val=images[:128], y_val=labels[:128], class_names=names, PRECISION="float32",
+                     RECIPE_MINUTES=None, RECIPE_EPOCHS=2)
+    for cell_id in ("network", "compile", "fit"):
+        exec(cells[cell_id], namespace)  # the notebook's own cells
+    written_out = namespace["network"]
+
+    utils.set_seed()
+    model = cnn.recipe_cnn(images, settings, num_classes=10)
+    history = cnn.train(model, images, labels, settings, validation_data=(images[:128], labels[:128]), epochs=2,
+                        verbose=0)
+    assert type(written_out.optimizer) is type(model.optimizer)
+    def config(optimizer):
+        return {key: value for key, value in optimizer.get_config().items() if key != "name"}
+
+    assert config(written_out.optimizer) == config(model.optimizer)
+    assert namespace["history"].history["learning_rate"] == pytest.approx(history.history["learning_rate"])
+    assert len(model.weights) == len(written_out.weights)
+    for mine, theirs in zip(written_out.weights, model.weights, strict=True):
+        np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-4, atol=1e-5, err_msg=mine.path)
+
+
 def test_a_time_budget_shows_the_epochs_it_expects_and_ends_the_schedule(capsys):
     images, labels = tiny_data(512)
     model = cnn.recipe_cnn(images, SMALL, 2)
