@@ -30,3 +30,15 @@ def test_training_curves_draw_train_validation_and_marks():
     np.testing.assert_array_equal(accuracy_axis.lines[1].get_ydata(), history["val_accuracy"])
     mark = accuracy_axis.lines[2]
     assert list(mark.get_xdata()) == [2.5, 2.5] and "fine-tuning starts" in [t.get_text() for t in loss_axis.texts]
+
+
+def test_curve_draws_one_line_or_one_named_line_per_entry():
+    from utils.plots import curve
+
+    x = np.linspace(0, 1, 5)
+    (axis,) = curve(x, x**2, xlabel="x", ylabel="y").axes
+    assert len(axis.lines) == 1 and axis.get_legend() is None
+    (axis,) = curve(x, {"up": x, "down": 1 - x}, xlabel="x", ylabel="y", title="both").axes
+    assert [line.get_label() for line in axis.lines] == ["up", "down"] and axis.get_title() == "both"
+    np.testing.assert_array_equal(axis.lines[1].get_ydata(), 1 - x)
+    assert [text.get_text() for text in axis.get_legend().get_texts()] == ["up", "down"]

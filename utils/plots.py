@@ -246,9 +246,12 @@ def conv_filters(kernel, columns: int = 16, size: float = 0.7, title: str | None
 
 
 def curve(x, y, xlabel: str, ylabel: str, title: str | None = None, size=(6, 2.5)):
-    """One line plot, e.g. a learning-rate schedule."""
+    """A line plot, e.g. a learning-rate schedule; ``y``: the values, or a dict of named values (one line each)."""
     figure, ax = plt.subplots(figsize=size)
-    ax.plot(x, y)
+    for name, values in (y.items() if isinstance(y, dict) else [(None, y)]):
+        ax.plot(x, values, label=name)
+    if isinstance(y, dict):
+        ax.legend()
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.grid(alpha=0.3)
     figure.tight_layout()

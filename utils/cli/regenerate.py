@@ -44,8 +44,8 @@ class Generated:
 MODULES = (
     Generated("02_cnn_step_by_step.ipynb", "cnn.py",
               "The CNNs of notebook 02 and every ingredient of the modern recipe: the baseline, augmentation, the\n"
-              "recipe's optimizer, whitening, identity initialisation, lookahead, test-time augmentation, the network\n"
-              "and its training."),
+              "recipe's optimizers (SGD and Muon), whitening, identity initialisation, lookahead, test-time\n"
+              "augmentation, the network and its training."),
     Generated("04_transfer_learning.ipynb", "transfer.py",
               "Transfer learning as notebook 04 teaches it: a new head on a frozen ImageNet backbone, then\n"
               "fine-tuning its top blocks with batch normalisation kept frozen."),

@@ -46,8 +46,9 @@ INGREDIENTS = {
         Ingredient("batchnorm-no-scale", "batch normalisation learns no scale, only its offset",
                    {"batchnorm_scale": True}),
         Ingredient("bias-lr", "batch normalisation's offsets learn 64 times faster", {"bias_scale": 1.0}),
-        Ingredient("weight-decay", "weight decay 0.009", {"weight_decay": 0.0}),
-        Ingredient("lookahead", "lookahead: the weights are averaged every 5 steps", {"lookahead": False}),
+        Ingredient("weight-decay", "weight decay 0.016 (Muon holds the filters' scale fixed)", {"weight_decay": 0.0}),
+        Ingredient("muon", "Muon steps the 3 x 3 filters (orthogonalised momentum; without: SGD, as the rest)",
+                   {"optimizer": "sgd"}),
         Ingredient("alternating-flip", "images are mirrored alternately, not at random", {"flip": "random"}),
         Ingredient("tta-shifts", "test-time augmentation adds 1-pixel shifts to the mirror image", {"test_views": 2}),
         Ingredient("logit-scale", "logits scaled by 1/9 before the softmax", {"logit_scale": 1.0}),
@@ -89,8 +90,8 @@ def add_parser(commands) -> None:
                       "folders that each hold them (default: CIFAR-10)")
     both.add_argument("--minutes", type=float, help="time budget for training; the schedule is fitted into it")
     both.add_argument("--epochs", type=int, help="number of epochs (at most this many with --minutes)")
-    both.add_argument("--batch-size", type=positive, help="images per step (--recipe fast: default 1024, the peak "
-                      "learning rate scales with it; --data: default 32)")
+    both.add_argument("--batch-size", type=positive, help="images per step (--recipe fast: default 2000, the peak "
+                      "learning rates scale with it; --data: default 32)")
     both.add_argument("--seed", type=int, help=f"random seed of the weights and the augmentation (default {SEED}, "
                       "the notebooks'); repeat a run with other seeds to see its spread")
     both.add_argument("--save", metavar="PATH.keras", help="save the trained model and its class names")
